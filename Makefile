@@ -1,0 +1,47 @@
+# fedgen — build, test and run the walk-through.
+#
+#   make demo    the seed's three-cluster walk-through on local clusters
+#   make test    every test (builds the cluster tools first when missing)
+#
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/bin
+PKGS  := ./...
+
+.PHONY: all build test unit lint tools demo bench golden clean
+
+all: build
+
+## build: the fedgen binary into bin/
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/fedgen ./cmd/fedgen
+
+## tools: kube-apiserver, etcd and Flux's controllers, built from source into a
+## cache outside the checkout (only what is missing), linked into bin/
+tools:
+	@hack/tools/build.sh
+
+## test: all tests, with the real local clusters
+test: tools
+	FEDGEN_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 45m $(PKGS)
+
+## unit: the fast tests only (no local clusters)
+unit:
+	$(GO) test -count=1 -short $(PKGS)
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## golden: rewrite the generator's golden files (review the diff!)
+golden:
+	$(GO) test ./generator -run Golden -update
+
+## demo: the three-cluster walk-through, live
+demo: tools build
+	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./examples/walkthrough/demo
+
+clean:
+	rm -rf $(BIN)
