@@ -1,0 +1,253 @@
+package members
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// maxNamesPerWatch bounds the service names in one slice watch's label
+// selector, which travels in the request URL.
+const maxNamesPerWatch = 100
+
+// serviceIndex indexes slices by the Service they belong to.
+const serviceIndex = "service"
+
+// sliceWatcher watches the EndpointSlices of member Services only. A big
+// remote cluster can hold tens of thousands of slices of which a handful
+// belong to members, so instead of one informer over every slice it runs,
+// per namespace, informers whose label selector is
+// `kubernetes.io/service-name in (<members>)`, each for at most
+// maxNamesPerWatch names. When the member set of a chunk changes, a new
+// informer is started and swapped in only once it has synced, so a render
+// never sees a member's endpoints vanish while its watch is being rebuilt.
+type sliceWatcher struct {
+	ctx      context.Context
+	client   kubernetes.Interface
+	onChange func(object string)
+	onError  func(error)
+
+	mu     sync.Mutex
+	chunks map[string][]*sliceChunk // by namespace
+}
+
+// sliceChunk is one informer over the slices of a set of Services of one
+// namespace.
+type sliceChunk struct {
+	namespace string
+	want      map[string]bool // names the chunk should watch
+	gen       int             // bumped when want changes
+
+	active *sliceInformer // serving reads; nil until the first sync
+}
+
+type sliceInformer struct {
+	names    map[string]bool
+	informer cache.SharedIndexInformer
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+func newSliceWatcher(ctx context.Context, client kubernetes.Interface, onChange func(string), onError func(error)) *sliceWatcher {
+	return &sliceWatcher{ctx: ctx, client: client, onChange: onChange, onError: onError, chunks: map[string][]*sliceChunk{}}
+}
+
+// ensure makes the slices of Service namespace/name watched.
+func (w *sliceWatcher) ensure(namespace, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	chunks := w.chunks[namespace]
+	for _, c := range chunks {
+		if c.want[name] {
+			return
+		}
+	}
+	var target *sliceChunk
+	for _, c := range chunks {
+		if len(c.want) < maxNamesPerWatch {
+			target = c
+			break
+		}
+	}
+	if target == nil {
+		target = &sliceChunk{namespace: namespace, want: map[string]bool{}}
+		w.chunks[namespace] = append(chunks, target)
+	}
+	target.want[name] = true
+	w.rebuildLocked(target)
+}
+
+// forget stops watching the slices of Service namespace/name.
+func (w *sliceWatcher) forget(namespace, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	chunks := w.chunks[namespace]
+	for i, c := range chunks {
+		if !c.want[name] {
+			continue
+		}
+		delete(c.want, name)
+		if len(c.want) == 0 {
+			c.gen++
+			if c.active != nil {
+				c.active.cancel()
+			}
+			w.chunks[namespace] = append(chunks[:i:i], chunks[i+1:]...)
+			if len(w.chunks[namespace]) == 0 {
+				delete(w.chunks, namespace)
+			}
+			return
+		}
+		w.rebuildLocked(c)
+		return
+	}
+}
+
+// rebuildLocked starts an informer for the chunk's wanted names and swaps
+// it in once synced. Callers hold w.mu.
+func (w *sliceWatcher) rebuildLocked(c *sliceChunk) {
+	c.gen++
+	gen := c.gen
+	names := make(map[string]bool, len(c.want))
+	for n := range c.want {
+		names[n] = true
+	}
+	si := w.newInformer(c.namespace, names)
+	go si.informer.RunWithContext(si.ctx)
+	go func() {
+		if !cache.WaitForCacheSync(si.ctx.Done(), si.informer.HasSynced) {
+			si.cancel()
+			return
+		}
+		w.mu.Lock()
+		if c.gen != gen {
+			w.mu.Unlock()
+			si.cancel()
+			return
+		}
+		old := c.active
+		c.active = si
+		w.mu.Unlock()
+		if old != nil {
+			old.cancel()
+		}
+		w.onChange(c.namespace + "/*")
+	}()
+}
+
+func (w *sliceWatcher) newInformer(namespace string, names map[string]bool) *sliceInformer {
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	selector := fmt.Sprintf("%s in (%s)", discoveryv1.LabelServiceName, strings.Join(sorted, ","))
+	ctx, cancel := context.WithCancel(w.ctx)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = selector
+			return w.client.DiscoveryV1().EndpointSlices(namespace).List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return w.client.DiscoveryV1().EndpointSlices(namespace).Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedIndexInformer(lw, &discoveryv1.EndpointSlice{}, 0, cache.Indexers{
+		serviceIndex: func(obj any) ([]string, error) {
+			s, ok := obj.(*discoveryv1.EndpointSlice)
+			if !ok {
+				return nil, nil
+			}
+			return []string{s.Labels[discoveryv1.LabelServiceName]}, nil
+		},
+	})
+	_ = inf.SetTransform(stripSlice)
+	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { w.onError(err) })
+	notify := func(obj any) {
+		if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+			w.onChange(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
+		} else {
+			w.onChange(namespace + "/*")
+		}
+	}
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    notify,
+		UpdateFunc: func(_, obj any) { notify(obj) },
+		DeleteFunc: notify,
+	})
+	// The informer runs on its own context so that a swap stops it.
+	return &sliceInformer{names: names, informer: inf, ctx: ctx, cancel: cancel}
+}
+
+// slicesOf returns the cached slices of Service namespace/name, and false
+// when its watch has not synced yet.
+func (w *sliceWatcher) slicesOf(namespace, name string) ([]*discoveryv1.EndpointSlice, bool) {
+	w.mu.Lock()
+	var active *sliceInformer
+	for _, c := range w.chunks[namespace] {
+		if c.want[name] {
+			active = c.active
+			break
+		}
+	}
+	w.mu.Unlock()
+	if active == nil || !active.names[name] {
+		return nil, false
+	}
+	objs, err := active.informer.GetIndexer().ByIndex(serviceIndex, name)
+	if err != nil {
+		return nil, false
+	}
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			out = append(out, s)
+		}
+	}
+	return out, true
+}
+
+// stop ends every slice watch.
+func (w *sliceWatcher) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ns, chunks := range w.chunks {
+		for _, c := range chunks {
+			c.gen++
+			if c.active != nil {
+				c.active.cancel()
+			}
+		}
+		delete(w.chunks, ns)
+	}
+}
+
+// stripSlice drops what fedgen never reads before the slice is cached, so
+// memory tracks what is rendered: managed fields, annotations, owner
+// references, and per endpoint the target reference and node name.
+func stripSlice(obj any) (any, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return obj, nil
+	}
+	s.ManagedFields = nil
+	s.Annotations = nil
+	s.OwnerReferences = nil
+	for i := range s.Endpoints {
+		s.Endpoints[i].TargetRef = nil
+		s.Endpoints[i].NodeName = nil
+		s.Endpoints[i].Hints = nil
+		s.Endpoints[i].DeprecatedTopology = nil
+	}
+	return s, nil
+}

@@ -1,0 +1,122 @@
+package members
+
+import (
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fedgen/fedgen/generator"
+)
+
+// ClusterState is what the reconciler needs to know of one cluster beside
+// its members: for status (ClusterUnreachable) and for Events.
+type ClusterState struct {
+	Name string
+	// Link is the Link's name; empty for the local cluster.
+	Link string
+	// Synced is true once the cluster's member watch has listed.
+	Synced bool
+	// UnreachableSince is when probes started failing; zero when reachable.
+	UnreachableSince time.Time
+	// Message is the last reachability error.
+	Message string
+	// Withdrawn is true when the cluster's members are left out of the
+	// render: unreachable for longer than the grace period, or never synced
+	// within the sync timeout.
+	Withdrawn bool
+	// Members are the cluster's last known member Services
+	// ("namespace/name"), sorted, withdrawn or not.
+	Members []string
+}
+
+// Snapshot is a consistent view of the inputs.
+type Snapshot struct {
+	// Clusters are the local cluster (first) and every usable Link's cluster.
+	Clusters []generator.Cluster
+	// Namespaces are the local cluster's Namespaces.
+	Namespaces []string
+	// States describe every cluster, by name.
+	States map[string]ClusterState
+	// Refused are the Links that are not used, with why.
+	Refused map[string]string
+	// LocalFederated holds "namespace/name" of the federated Services that
+	// exist in the local cluster.
+	LocalFederated map[string]bool
+	// Ready is false while some watch has not synced (and is still within
+	// its sync timeout): rendering then would drop members that exist.
+	Ready bool
+}
+
+// Snapshot returns the current inputs.
+func (t *Tracker) Snapshot(now time.Time) Snapshot {
+	s := Snapshot{States: map[string]ClusterState{}, Refused: map[string]string{}, LocalFederated: map[string]bool{}, Ready: true}
+	if t.namespaces == nil {
+		s.Ready = false
+		return s
+	}
+	for _, obj := range t.namespaces.GetStore().List() {
+		if n, ok := obj.(*corev1.Namespace); ok {
+			s.Namespaces = append(s.Namespaces, n.Name)
+		}
+	}
+	sort.Strings(s.Namespaces)
+	for _, obj := range t.federated.GetStore().List() {
+		if svc, ok := obj.(*corev1.Service); ok {
+			s.LocalFederated[svc.Namespace+"/"+svc.Name] = true
+		}
+	}
+
+	t.mu.Lock()
+	local := t.localW
+	remotes := make([]*remote, 0, len(t.remotes))
+	for _, r := range t.remotes {
+		remotes = append(remotes, r)
+	}
+	for k, v := range t.refusals {
+		s.Refused[k] = v
+	}
+	t.mu.Unlock()
+	if local == nil {
+		s.Ready = false
+		return s
+	}
+
+	t.addCluster(&s, local, time.Time{}, now)
+	sort.Slice(remotes, func(i, j int) bool { return remotes[i].cluster < remotes[j].cluster })
+	for _, r := range remotes {
+		t.addCluster(&s, r.watch, r.started, now)
+	}
+	return s
+}
+
+func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Time) {
+	members, ready := cw.members()
+	since, msg, synced := cw.health()
+	st := ClusterState{Name: cw.name, Link: cw.linkName, Synced: synced, UnreachableSince: since, Message: msg}
+	for _, m := range members {
+		st.Members = append(st.Members, m.Service.Namespace+"/"+m.Service.Name)
+	}
+	sort.Strings(st.Members)
+	switch {
+	case !since.IsZero() && t.opts.UnreachableGrace > 0 && now.Sub(since) >= t.opts.UnreachableGrace:
+		st.Withdrawn = true
+	case !synced && !started.IsZero() && t.opts.SyncTimeout > 0 && now.Sub(started) >= t.opts.SyncTimeout:
+		st.Withdrawn = true
+		if st.Message == "" {
+			st.Message = "the cluster's watch did not sync"
+		}
+	case !synced:
+		// Never listed yet: wait rather than render the cluster empty.
+		s.Ready = false
+	case !ready && since.IsZero():
+		// A member's slices are loading: wait rather than render it
+		// without endpoints. (An unreachable cluster keeps what it had.)
+		s.Ready = false
+	}
+	s.States[cw.name] = st
+	if st.Withdrawn {
+		return
+	}
+	s.Clusters = append(s.Clusters, generator.Cluster{Name: cw.name, Link: cw.link, Members: members})
+}

@@ -1,0 +1,303 @@
+package members
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
+	"github.com/fedgen/fedgen/internal/kubeconfig"
+)
+
+// ManagedByLabel marks the federated Services fedgen renders; the tracker
+// watches them locally to know which exist (a Mirrored condition needs it).
+const ManagedByLabel = "app.kubernetes.io/managed-by=fedgen"
+
+// Options configure a Tracker. They are bound to `fedgen run` flags.
+type Options struct {
+	// LocalCluster is the local cluster's name (--cluster-name).
+	LocalCluster string
+	// Local is the local cluster's client configuration.
+	Local *rest.Config
+	// LinkNamespace is where the Links and their Secrets live.
+	LinkNamespace string
+	// LocalSelector selects the local members (--local-selector).
+	LocalSelector labels.Selector
+	// Kubeconfig says what a Link's kubeconfig may do.
+	Kubeconfig kubeconfig.Options
+	// ProbeInterval is how often each linked cluster is probed.
+	ProbeInterval time.Duration
+	// UnreachableGrace is how long an unreachable cluster's last known
+	// members are kept before they are withdrawn (--unreachable-grace).
+	UnreachableGrace time.Duration
+	// SyncTimeout bounds how long a cluster whose watch never synced
+	// holds back renders before it is treated as withdrawn.
+	SyncTimeout time.Duration
+	// OnEvent receives every domain event (called without locks held).
+	OnEvent func(Event)
+	// Log receives the tracker's log lines.
+	Log *slog.Logger
+}
+
+// Tracker runs the watches and builds snapshots.
+type Tracker struct {
+	opts    Options
+	local   kubernetes.Interface
+	dynamic dynamic.Interface
+
+	links      cache.SharedIndexInformer
+	secrets    cache.SharedIndexInformer
+	namespaces cache.SharedIndexInformer
+	federated  cache.SharedIndexInformer
+
+	ctx context.Context
+
+	mu       sync.Mutex
+	localW   *clusterWatch
+	remotes  map[string]*remote // by Link name
+	refusals map[string]string  // Link name → why it is not used
+}
+
+// remote is the running watch of one Link.
+type remote struct {
+	key     string // what the watch was started from; a new key restarts it
+	cluster string
+	started time.Time
+	watch   *clusterWatch
+}
+
+// New returns a Tracker for the local cluster described by opts.
+func New(opts Options) (*Tracker, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.OnEvent == nil {
+		opts.OnEvent = func(Event) {}
+	}
+	local, err := kubernetes.NewForConfig(opts.Local)
+	if err != nil {
+		return nil, fmt.Errorf("local cluster client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(opts.Local)
+	if err != nil {
+		return nil, fmt.Errorf("local cluster dynamic client: %w", err)
+	}
+	return &Tracker{opts: opts, local: local, dynamic: dyn, remotes: map[string]*remote{}, refusals: map[string]string{}}, nil
+}
+
+// Run starts the watches and blocks until ctx is done.
+func (t *Tracker) Run(ctx context.Context) error {
+	t.ctx = ctx
+	ns := t.opts.LinkNamespace
+	dynFactory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dynamic, 0, ns, nil)
+	t.links = dynFactory.ForResource(mcv1alpha3.LinkResource).Informer()
+	secretFactory := informers.NewSharedInformerFactoryWithOptions(t.local, 0, informers.WithNamespace(ns))
+	t.secrets = secretFactory.Core().V1().Secrets().Informer()
+	nsFactory := informers.NewSharedInformerFactory(t.local, 0)
+	t.namespaces = nsFactory.Core().V1().Namespaces().Informer()
+	_ = t.namespaces.SetTransform(func(obj any) (any, error) {
+		if n, ok := obj.(*corev1.Namespace); ok {
+			n.ManagedFields, n.Annotations, n.Spec, n.Status = nil, nil, corev1.NamespaceSpec{}, corev1.NamespaceStatus{}
+		}
+		return obj, nil
+	})
+	t.federated = t.serviceInformer(ManagedByLabel)
+
+	_, _ = t.links.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { t.onLink(LinkAdded, nil, obj) },
+		UpdateFunc: func(old, obj any) {
+			t.onLink(LinkSpecChanged, old, obj)
+		},
+		DeleteFunc: func(obj any) { t.onLink(LinkDeleted, nil, obj) },
+	})
+	_, _ = t.secrets.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { t.syncLinks(CredentialsChanged) },
+		UpdateFunc: func(old, obj any) { t.onSecretUpdate(old, obj) },
+		DeleteFunc: func(any) { t.syncLinks(CredentialsChanged) },
+	})
+	_, _ = t.namespaces.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { t.emit(Event{Kind: NamespacesChanged, Cluster: t.opts.LocalCluster}) },
+		DeleteFunc: func(any) { t.emit(Event{Kind: NamespacesChanged, Cluster: t.opts.LocalCluster}) },
+	})
+	fedEvent := func(any) { t.emit(Event{Kind: FederatedServiceSeen, Cluster: t.opts.LocalCluster}) }
+	_, _ = t.federated.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: fedEvent, UpdateFunc: func(_, o any) { fedEvent(o) }, DeleteFunc: fedEvent,
+	})
+
+	t.mu.Lock()
+	t.localW = startCluster(ctx, clusterSpec{
+		name: t.opts.LocalCluster, client: t.local, selector: t.opts.LocalSelector,
+	}, 0, t.emit)
+	t.mu.Unlock()
+
+	dynFactory.Start(ctx.Done())
+	secretFactory.Start(ctx.Done())
+	nsFactory.Start(ctx.Done())
+	go t.federated.RunWithContext(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), t.links.HasSynced, t.secrets.HasSynced, t.namespaces.HasSynced, t.federated.HasSynced) {
+		return ctx.Err()
+	}
+	t.syncLinks(LinkAdded)
+	<-ctx.Done()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.localW.stop()
+	for name, r := range t.remotes {
+		r.watch.stop()
+		delete(t.remotes, name)
+	}
+	return nil
+}
+
+func (t *Tracker) serviceInformer(selector string) cache.SharedIndexInformer {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = selector
+			return t.local.CoreV1().Services(metav1.NamespaceAll).List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return t.local.CoreV1().Services(metav1.NamespaceAll).Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedIndexInformer(lw, &corev1.Service{}, 0, cache.Indexers{})
+	_ = inf.SetTransform(stripService)
+	return inf
+}
+
+func (t *Tracker) emit(e Event) {
+	if e.Kind == ClusterUnreachable && t.opts.UnreachableGrace > 0 {
+		// Wake the reconciler when the grace period ends, so the
+		// cluster's endpoints are withdrawn then, not at the next change.
+		time.AfterFunc(t.opts.UnreachableGrace, func() {
+			t.opts.OnEvent(Event{Kind: ClusterWithdrawn, Cluster: e.Cluster, Link: e.Link, Message: "unreachable for longer than the grace period"})
+		})
+	}
+	t.opts.OnEvent(e)
+}
+
+// onLink handles Link events. A status-only update (same generation) must
+// not restart anything: fedgen's own status writes arrive here too.
+func (t *Tracker) onLink(kind EventKind, old, obj any) {
+	if kind == LinkSpecChanged {
+		o, okOld := old.(metav1.Object)
+		n, okNew := obj.(metav1.Object)
+		if okOld && okNew && o.GetGeneration() == n.GetGeneration() &&
+			labels.Equals(o.GetLabels(), n.GetLabels()) {
+			return
+		}
+	}
+	t.syncLinks(kind)
+}
+
+// onSecretUpdate restarts watches only when a Secret's data changed.
+func (t *Tracker) onSecretUpdate(old, obj any) {
+	o, ok1 := old.(*corev1.Secret)
+	n, ok2 := obj.(*corev1.Secret)
+	if ok1 && ok2 && o.ResourceVersion == n.ResourceVersion {
+		return
+	}
+	t.syncLinks(CredentialsChanged)
+}
+
+// syncLinks moves the running remote watches toward "one watch per usable
+// Link, started from its current spec and credentials".
+func (t *Tracker) syncLinks(kind EventKind) {
+	if t.ctx == nil || t.links == nil || !t.links.HasSynced() {
+		return
+	}
+	links := t.listLinks()
+	desired, refusals := t.plan(links)
+
+	var events []Event
+	t.mu.Lock()
+	for name, r := range t.remotes {
+		d, ok := desired[name]
+		if ok && d.key == r.key {
+			continue
+		}
+		r.watch.stop()
+		delete(t.remotes, name)
+		if !ok {
+			events = append(events, Event{Kind: LinkDeleted, Cluster: r.cluster, Link: name})
+		}
+	}
+	for name, d := range desired {
+		if _, ok := t.remotes[name]; ok {
+			continue
+		}
+		cw := startCluster(t.ctx, d.spec, t.opts.ProbeInterval, t.emit)
+		t.remotes[name] = &remote{key: d.key, cluster: d.spec.name, started: time.Now(), watch: cw}
+		events = append(events, Event{Kind: kind, Cluster: d.spec.name, Link: name})
+		t.scheduleSyncDeadline(name)
+	}
+	changedRefusals := map[string]string{}
+	for name, why := range refusals {
+		if t.refusals[name] != why {
+			changedRefusals[name] = why
+		}
+	}
+	t.refusals = refusals
+	t.mu.Unlock()
+
+	for name, why := range changedRefusals {
+		t.opts.Log.Warn("link not used", "link", t.opts.LinkNamespace+"/"+name, "reason", why)
+		events = append(events, Event{Kind: LinkRefused, Link: name, Message: why})
+	}
+	for _, e := range events {
+		t.emit(e)
+	}
+}
+
+// scheduleSyncDeadline wakes the reconciler when a cluster that never
+// synced stops holding renders back.
+func (t *Tracker) scheduleSyncDeadline(link string) {
+	d := t.opts.SyncTimeout
+	if d <= 0 {
+		return
+	}
+	time.AfterFunc(d, func() {
+		t.emit(Event{Kind: ClusterWithdrawn, Link: link, Message: "watch did not sync in time"})
+	})
+}
+
+func (t *Tracker) listLinks() []*mcv1alpha3.Link {
+	var out []*mcv1alpha3.Link
+	for _, obj := range t.links.GetStore().List() {
+		u, ok := obj.(interface{ UnstructuredContent() map[string]any })
+		if !ok {
+			continue
+		}
+		l := &mcv1alpha3.Link{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.UnstructuredContent(), l); err != nil {
+			t.opts.Log.Warn("link cannot be decoded", "error", err)
+			continue
+		}
+		out = append(out, l)
+	}
+	// Oldest first, ties by name: the order that decides which of two
+	// Links naming one cluster is used, and which member is the source.
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].CreationTimestamp, out[j].CreationTimestamp
+		if !a.Equal(&b) {
+			return a.Before(&b)
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
