@@ -160,6 +160,9 @@ type MemberResult struct {
 	Dropped int
 	// DroppedMessage says what was dropped and why ("" when Dropped is 0).
 	DroppedMessage string
+	// DroppedBy counts the dropped addresses per reason (nil when Dropped
+	// is 0), e.g. for a metric labelled by reason.
+	DroppedBy map[DropReason]int
 }
 
 // Conflict describes a member that joined with differing ports.

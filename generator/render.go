@@ -1,0 +1,208 @@
+package generator
+
+import (
+	"cmp"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+)
+
+// KustomizationFile is the path of the kustomization at the folder's root.
+const KustomizationFile = "kustomization.yaml"
+
+// Render renders the whole folder from the current state. It fails only on
+// invalid options; members that cannot join are reported in Output.Members.
+func Render(in Input) (*Output, error) {
+	if err := in.Options.Validate(); err != nil {
+		return nil, err
+	}
+	groups := Group(in)
+	outs := make([]*ServiceOutput, len(groups))
+	// Federated Services are independent: render them on every core.
+	forEach(len(groups), func(i int) { outs[i] = RenderService(in.Options, groups[i]) })
+	return Assemble(in.Options, outs)
+}
+
+// ServiceOutput is the rendering of one federated Service.
+type ServiceOutput struct {
+	// Namespace and Name are the members' namespace and Service name.
+	Namespace string
+	Name      string
+	// Service describes the federated Service written; nil when no member
+	// joined, and then there is no file.
+	Service *ServiceResult
+	// Members are the outcomes of its members, sorted by cluster.
+	Members []MemberResult
+	// File is the content of Service.File: the header, the Service and its
+	// EndpointSlices. Assemble adds the Namespace when one is due.
+	File []byte
+}
+
+// RenderService renders one federated Service. It does not validate opts
+// (Render does, once); it reads in and never modifies it.
+func RenderService(opts Options, in ServiceInput) *ServiceOutput {
+	opts = opts.withDefaults()
+	maxPerSlice := opts.MaxEndpointsPerSlice
+	if maxPerSlice < 1 || maxPerSlice > MaxEndpointsPerSliceLimit {
+		maxPerSlice = DefaultMaxEndpointsPerSlice
+	}
+	fedName := federatedName(in.Name)
+	file := in.Namespace + "/" + fedName + ".yaml"
+	out := &ServiceOutput{Namespace: in.Namespace, Name: in.Name}
+
+	members := sortedMembers(in.Members, opts.LocalCluster)
+	results := make([]MemberResult, len(members))
+	var joined []int
+	for i, m := range members {
+		r := &results[i]
+		r.Cluster, r.Namespace, r.Name, r.FederatedName = m.Cluster, in.Namespace, in.Name, fedName
+		r.Reason, r.Message = checkMember(m, in.NamespaceExists, opts.CreateNamespaces)
+		if r.Reason == "" {
+			r.Joined, r.File = true, file
+			joined = append(joined, i)
+		}
+	}
+	out.Members = results
+	defer slices.SortFunc(out.Members, func(a, b MemberResult) int { return cmp.Compare(a.Cluster, b.Cluster) })
+	if len(joined) == 0 {
+		return out
+	}
+
+	// The source is the first member that joined, in member order.
+	source := members[joined[0]]
+	localJoined := isLocal(source, opts.LocalCluster)
+	var remotes []string
+	for _, i := range joined {
+		if !isLocal(members[i], opts.LocalCluster) {
+			remotes = append(remotes, members[i].Cluster)
+		}
+	}
+	slices.Sort(remotes)
+	svc := buildService(source, localJoined, remotes)
+
+	result := &ServiceResult{
+		Namespace:     in.Namespace,
+		Name:          fedName,
+		Member:        in.Name,
+		File:          file,
+		SourceCluster: source.Cluster,
+		Endpoints:     make(map[string]int, len(joined)),
+	}
+	names := make(map[string]bool, len(svc.ports))
+	for _, p := range svc.ports {
+		names[p.name] = true
+	}
+	var fedSlices []fedSlice
+	endpointCount := 0
+	for _, i := range joined {
+		m, r := members[i], &results[i]
+		result.Clusters = append(result.Clusters, m.Cluster)
+		if i != joined[0] {
+			if msg := portConflict(svc.ports, m.Service, source.Cluster); msg != "" {
+				r.Conflict = &Conflict{Reason: ReasonPortConflict, Message: msg}
+			}
+		}
+		if opts.Endpoints == EndpointsSlices {
+			var d drops
+			groups := collectEndpoints(m, names, opts.AllowedCIDRs[m.Cluster], &d)
+			for _, g := range groups {
+				r.Endpoints += len(g.endpoints)
+			}
+			r.Dropped, r.DroppedMessage, r.DroppedBy = d.total, d.message(), d.byReason()
+			fedSlices = append(fedSlices, chunk(fedName, m.Cluster, groups, maxPerSlice)...)
+			endpointCount += r.Endpoints
+		}
+		result.Endpoints[m.Cluster] = r.Endpoints
+	}
+	slices.Sort(result.Clusters)
+	slices.SortFunc(fedSlices, func(a, b fedSlice) int { return cmp.Compare(a.name, b.name) })
+
+	// Sized from the typical shape of a document, to append without copies.
+	b := make([]byte, 0, 1024+len(fedSlices)*512+endpointCount*128)
+	b = append(b, Header...)
+	b = appendService(b, svc)
+	for i := range fedSlices {
+		b = append(b, docSeparator...)
+		b = appendSlice(b, in.Namespace, fedName, &fedSlices[i])
+	}
+	out.Service, out.File = result, b
+	return out
+}
+
+// Assemble builds the folder from the renderings of every federated
+// Service (in any order): their files, the Namespaces when opts ask for
+// them, and kustomization.yaml.
+func Assemble(opts Options, outs []*ServiceOutput) (*Output, error) {
+	sorted := slices.Clone(outs)
+	slices.SortFunc(sorted, func(a, b *ServiceOutput) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(federatedName(a.Name), federatedName(b.Name)))
+	})
+	out := &Output{Files: make(map[string][]byte, len(outs)+1)}
+	files := make([]string, 0, len(outs))
+	namespaced := make(map[string]bool)
+	for _, o := range sorted {
+		out.Members = append(out.Members, o.Members...)
+		if o.Service == nil {
+			continue
+		}
+		data := o.File
+		if opts.CreateNamespaces && !namespaced[o.Namespace] {
+			// Exactly once per namespace (kustomize refuses duplicates), in
+			// the namespace's first file, after the Service and its slices.
+			namespaced[o.Namespace] = true
+			data = slices.Concat(o.File, []byte(docSeparator))
+			data = appendNamespace(data, o.Namespace)
+		}
+		out.Files[o.Service.File] = data
+		files = append(files, o.Service.File)
+		out.Services = append(out.Services, *o.Service)
+	}
+	slices.SortStableFunc(out.Members, func(a, b MemberResult) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	k, err := kustomization(files)
+	if err != nil {
+		return nil, err
+	}
+	out.Files[KustomizationFile] = k
+	return out, nil
+}
+
+// kustomization renders kustomization.yaml listing files, sorted.
+func kustomization(files []string) ([]byte, error) {
+	k := types.Kustomization{
+		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources: slices.Sorted(slices.Values(files)),
+	}
+	body, err := yaml.Marshal(k)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s: %w", KustomizationFile, err)
+	}
+	return append([]byte(Header), body...), nil
+}
+
+// forEach calls f(0..n-1) on up to GOMAXPROCS goroutines.
+func forEach(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
