@@ -51,6 +51,7 @@ type Server struct {
 	username string
 	password string
 	rejects  int
+	before   []func()
 
 	pushes  atomic.Int64
 	fetches atomic.Int64
@@ -152,6 +153,15 @@ func (s *Server) RejectNextPushes(n int) {
 	s.rejects = n
 }
 
+// BeforeNextPush runs fn once, before the next push request reaches
+// receive-pack: after the client read the refs, before the server updates
+// them. Tests use it to land a competing push in exactly that window.
+func (s *Server) BeforeNextPush(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.before = append(s.before, fn)
+}
+
 // Pushes is the number of push requests (receive-pack POSTs) served,
 // rejected ones included.
 func (s *Server) Pushes() int { return int(s.pushes.Load()) }
@@ -200,8 +210,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		// http-backend only enables receive-pack for authenticated users.
 		"REMOTE_USER=gitserver",
 	}
-	if push && s.takeReject() {
-		env = append(env, rejectEnv+"=1")
+	if push {
+		if fn := s.takeBefore(); fn != nil {
+			fn()
+		}
+		if s.takeReject() {
+			env = append(env, rejectEnv+"=1")
+		}
 	}
 	h := &cgi.Handler{
 		Path:   s.git,
@@ -237,4 +252,15 @@ func (s *Server) takeReject() bool {
 	}
 	s.rejects--
 	return true
+}
+
+func (s *Server) takeBefore() func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.before) == 0 {
+		return nil
+	}
+	fn := s.before[0]
+	s.before = s.before[1:]
+	return fn
 }

@@ -210,3 +210,26 @@ func TestCommitFilesKeepsAndDeletes(t *testing.T) {
 		t.Fatalf("files on main = %v, want %v", got, want)
 	}
 }
+
+// A push that lands between a client's ref advertisement and its update is
+// refused by receive-pack itself: the race fedgen must survive.
+func TestBeforeNextPushRace(t *testing.T) {
+	s := startServer(t)
+	url, err := s.CreateRepoWithFiles("fleet", map[string][]byte{"README": []byte("seed\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other string
+	s.BeforeNextPush(func() {
+		other, err = s.CommitFiles("fleet", DefaultBranch, map[string][]byte{"other": []byte("x")}, "other writer")
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if err := commitAndPush(t, url, "mine", "y"); err == nil {
+		t.Fatal("a push racing another one succeeded")
+	}
+	if head, _ := s.Head("fleet", DefaultBranch); head != other || other == "" {
+		t.Fatalf("main = %s, want the other writer's commit %s", head, other)
+	}
+}
