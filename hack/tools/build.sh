@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Builds the programs the local test clusters run (kube-apiserver, etcd and
+# Flux's source- and kustomize-controller) from the wrapper modules next to
+# this script, and links them into bin/.
+#
+#   hack/tools/build.sh                  the cluster tools (what `make tools` runs)
+#   hack/tools/build.sh controller-gen   only the named tools
+#
+# Binaries are built once into a cache outside the checkout, one folder per
+# tool keyed by its version and a hash of its wrapper module (and the Go
+# version), so a fresh clone reuses them and a warm run takes a second or two:
+#
+#   ${FEDGEN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fedgen-tools}/<tool>-<version>-<hash>/
+#
+# bin/<tool> is a symlink into that cache; bin/flux-crds/ links to a copy of
+# both Flux controllers' CRDs (config/crd/bases of their modules), so tests do
+# not depend on the layout of the Go module cache.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+bin="${FEDGEN_BIN_DIR:-$root/bin}"
+cache="${FEDGEN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fedgen-tools}"
+go="${GO:-go}"
+
+# The wrapper modules stand alone: never let a go.work or the caller's
+# -mod flag pull them into another build list.
+export GOWORK=off
+export GOFLAGS="${GOFLAGS:-} -trimpath"
+
+# tool | wrapper folder | module whose version names the build | package | extra build flags | rough build time on 2 cores
+tools=(
+	"kube-apiserver|kube-apiserver|k8s.io/kubernetes|k8s.io/kubernetes/cmd/kube-apiserver||~5 min"
+	"etcd|etcd|go.etcd.io/etcd/server/v3|.||~30 s"
+	# source-controller's go.sum cannot be tidied (a test-only dependency is
+	# not served by the proxy), so its build list is completed with -mod=mod.
+	"source-controller|source-controller|github.com/fluxcd/source-controller|github.com/fluxcd/source-controller|-mod=mod|~2.5 min"
+	"kustomize-controller|kustomize-controller|github.com/fluxcd/kustomize-controller|github.com/fluxcd/kustomize-controller||~2.5 min"
+	"controller-gen|controller-gen|sigs.k8s.io/controller-tools|sigs.k8s.io/controller-tools/cmd/controller-gen||~40 s"
+)
+default_tools=(kube-apiserver etcd source-controller kustomize-controller)
+
+log() { printf 'tools: %s\n' "$*" >&2; }
+
+# module_version prints the version the wrapper's go.mod requires of a module.
+module_version() {
+	awk -v m="$2" '!/=>/ && (($1 == m) || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$1/go.mod"
+}
+
+# wrapper_hash changes whenever the pinned build could: the wrapper's files
+# and the Go toolchain.
+wrapper_hash() {
+	{ "$go" env GOVERSION; cat "$1"/go.mod "$1"/go.sum "$1"/*.go 2>/dev/null; } | sha256sum | cut -c1-10
+}
+
+# with_lock runs a command holding an exclusive lock on a file in the cache,
+# so that two concurrent `make tools` do not build the same tool twice.
+with_lock() {
+	local lock="$1"
+	shift
+	if command -v flock >/dev/null; then
+		(flock 9 && "$@") 9>"$lock"
+	else
+		"$@"
+	fi
+}
+
+# build_tool builds one tool into its cache folder unless it is there already,
+# then prints the folder.
+build_tool() {
+	local name="$1" dir="$2" mod="$3" pkg="$4" flags="$5" eta="$6"
+	local wrapper="$here/$dir" version hash dest
+	version="$(module_version "$wrapper" "$mod")"
+	[ -n "$version" ] || { log "no version of $mod in $wrapper/go.mod"; return 1; }
+	hash="$(wrapper_hash "$wrapper")"
+	dest="$cache/$name-$version-$hash"
+	if [ ! -x "$dest/$name" ]; then
+		with_lock "$cache/.$name.lock" build_into "$name" "$version" "$wrapper" "$mod" "$pkg" "$flags" "$eta" "$dest"
+	fi
+	printf '%s\n' "$dest"
+}
+
+build_into() {
+	local name="$1" version="$2" wrapper="$3" mod="$4" pkg="$5" flags="$6" eta="$7" dest="$8"
+	[ -x "$dest/$name" ] && return 0 # built by a concurrent run meanwhile
+	log "building $name $version (not in cache $dest); takes $eta on 2 cores"
+	local tmp start
+	tmp="$(mktemp -d "$cache/.$name.XXXXXX")"
+	start=$SECONDS
+	# shellcheck disable=SC2086 # flags is a word list on purpose
+	if ! (cd "$wrapper" && "$go" build $flags -o "$tmp/$name" "$pkg"); then
+		rm -rf "$tmp"
+		log "building $name $version failed"
+		return 1
+	fi
+	if [ -d "$(cd "$wrapper" && "$go" list -m $flags -f '{{.Dir}}' "$mod")/config/crd/bases" ]; then
+		mkdir -p "$tmp/crds"
+		cp "$(cd "$wrapper" && "$go" list -m $flags -f '{{.Dir}}' "$mod")"/config/crd/bases/*.yaml "$tmp/crds/"
+		chmod u+w "$tmp/crds"/*.yaml
+	fi
+	rm -rf "$dest"
+	mv "$tmp" "$dest"
+	log "built $name $version in $((SECONDS - start)) s"
+}
+
+link() {
+	ln -sfn "$1" "$2.tmp" && mv -T "$2.tmp" "$2"
+}
+
+main() {
+	local want=("$@")
+	[ ${#want[@]} -gt 0 ] || want=("${default_tools[@]}")
+	mkdir -p "$cache" "$bin"
+
+	local -A dirs=()
+	local entry name spec found
+	for name in "${want[@]}"; do
+		found=""
+		for entry in "${tools[@]}"; do
+			IFS='|' read -r -a spec <<<"$entry"
+			[ "${spec[0]}" = "$name" ] || continue
+			found="$(build_tool "${spec[@]}")"
+		done
+		[ -n "$found" ] || { log "unknown tool $name"; return 1; }
+		dirs[$name]="$found"
+		link "$found/$name" "$bin/$name"
+	done
+
+	# Flux's CRDs, both controllers' in one folder, once both are built.
+	if [ -n "${dirs[source-controller]:-}" ] && [ -n "${dirs[kustomize-controller]:-}" ]; then
+		local crds
+		crds="$cache/flux-crds-$(basename "${dirs[source-controller]}")-$(basename "${dirs[kustomize-controller]}" | sed 's/^kustomize-controller-//')"
+		if [ ! -d "$crds" ]; then
+			local tmp
+			tmp="$(mktemp -d "$cache/.flux-crds.XXXXXX")"
+			cp "${dirs[source-controller]}"/crds/*.yaml "${dirs[kustomize-controller]}"/crds/*.yaml "$tmp/"
+			mv -T "$tmp" "$crds" 2>/dev/null || rm -rf "$tmp" # a concurrent run won
+		fi
+		link "$crds" "$bin/flux-crds"
+	fi
+	log "ready in $bin: ${want[*]}$([ -n "${dirs[source-controller]:-}" ] && echo ' flux-crds')"
+}
+
+main "$@"
