@@ -8,7 +8,7 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 PKGS  := ./...
 
-.PHONY: all build test unit lint tools demo bench golden clean
+.PHONY: all build test unit lint tools generate demo bench golden clean
 
 all: build
 
@@ -21,6 +21,11 @@ build:
 ## cache outside the checkout (only what is missing), linked into bin/
 tools:
 	@hack/tools/build.sh
+
+## generate: the Link CRD (config/crd) and deepcopy functions, by controller-gen
+generate:
+	@hack/tools/build.sh controller-gen
+	$(BIN)/controller-gen object crd:crdVersions=v1 paths=./internal/apis/... output:crd:artifacts:config=config/crd
 
 ## test: all tests, with the real local clusters
 test: tools
