@@ -1,6 +1,8 @@
 package generator
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -189,4 +191,20 @@ func memberResult(t testing.TB, out *Output, cluster, ns, name string) MemberRes
 	}
 	t.Fatalf("no member result for %s %s/%s in %+v", cluster, ns, name, out.Members)
 	return MemberResult{}
+}
+
+// equalJSON compares two API values the way the API server would see them.
+func equalJSON(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
+// toJSON shows a value in failure messages.
+func toJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
