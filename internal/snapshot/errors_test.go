@@ -33,9 +33,9 @@ var errorCases = []struct {
 	files: map[string]string{"west/a.yaml": member("mc-demo", "bb") + "--- kind: Service\n"},
 	want:  []string{"FILE:west/a.yaml: line 15: invalid document separator"},
 }, {
-	name: "unknown kind",
+	name:  "unknown kind",
 	files: map[string]string{"west/a.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bb\n  namespace: mc-demo\n"},
-	want: []string{"FILE:west/a.yaml: document 1 (line 1): unsupported kind apps/v1 Deployment mc-demo/bb"},
+	want:  []string{"FILE:west/a.yaml: document 1 (line 1): unsupported kind apps/v1 Deployment mc-demo/bb"},
 }, {
 	name:  "an EndpointSlice of an older API version",
 	files: map[string]string{"west/a.yaml": strings.Replace(slice("mc-demo", "bb-1", "bb"), "discovery.k8s.io/v1", "discovery.k8s.io/v1beta1", 1)},
