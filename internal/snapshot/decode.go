@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	yaml3 "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
 	sjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
@@ -171,6 +172,9 @@ func decodeObject(data, j []byte, loc location, start int, kinds map[typeKey]fun
 	if key.namespace == "" && !clusterScoped[t] {
 		return nil, []error{loc.errorf("%s has no metadata.namespace", key)}
 	}
+	if err := checkNames(t, key); err != nil {
+		return nil, []error{loc.errorf("%s: %w", key, err)}
+	}
 	obj := newObject()
 	if obj == nil {
 		return []decoded{{loc: loc, key: key}}, nil
@@ -185,6 +189,30 @@ func decodeObject(data, j []byte, loc location, start int, kinds map[typeKey]fun
 		return nil, []error{loc.errorf("invalid %s: %w", key, err)}
 	}
 	return []decoded{{loc: loc, key: key, obj: obj}}, nil
+}
+
+// nameRules are the API server's rules for the names of the kinds read. A
+// snapshot that breaks them was not read from a cluster, and the names end
+// up in the paths of the files written.
+var nameRules = map[typeKey]func(string) []string{
+	serviceType:   validation.IsDNS1035Label,
+	sliceType:     validation.IsDNS1123Subdomain,
+	namespaceType: validation.IsDNS1123Label,
+	linkType:      validation.IsDNS1123Subdomain,
+}
+
+func checkNames(t typeKey, key objectKey) error {
+	if rule, ok := nameRules[t]; ok {
+		if msgs := rule(key.name); len(msgs) > 0 {
+			return fmt.Errorf("invalid metadata.name %q: %s", key.name, strings.Join(msgs, "; "))
+		}
+	}
+	if key.namespace != "" {
+		if msgs := validation.IsDNS1123Label(key.namespace); len(msgs) > 0 {
+			return fmt.Errorf("invalid metadata.namespace %q: %s", key.namespace, strings.Join(msgs, "; "))
+		}
+	}
+	return nil
 }
 
 // listItemType says whether t is a list whose items the file may hold: a

@@ -69,6 +69,22 @@ var errorCases = []struct {
 	files: map[string]string{"west/a.yaml": strings.Replace(slice("mc-demo", "bb-1", "bb"), "  namespace: mc-demo\n", "", 1)},
 	want:  []string{"FILE:west/a.yaml: document 1 (line 1): EndpointSlice bb-1 has no metadata.namespace"},
 }, {
+	name:  "a Service name the API server would refuse",
+	files: map[string]string{"west/a.yaml": member("mc-demo", "BB")},
+	want:  []string{`FILE:west/a.yaml: document 1 (line 1): Service mc-demo/BB: invalid metadata.name "BB": a DNS-1035 label`},
+}, {
+	name:  "a namespace that would climb out of the output folder",
+	files: map[string]string{"west/a.yaml": member("../x", "bb")},
+	want:  []string{`FILE:west/a.yaml: document 1 (line 1): Service ../x/bb: invalid metadata.namespace "../x"`},
+}, {
+	name:  "a cluster folder named like no cluster",
+	files: map[string]string{"west/a.yaml": "", "East_1/a.yaml": member("mc-demo", "bb")},
+	want:  []string{"FILE:East_1: a cluster folder's name must be a cluster name, a DNS-1123 label"},
+}, {
+	name:  "a Link to a cluster named like no cluster",
+	files: map[string]string{"west/a.yaml": "", "links.yaml": linkDoc("east", "East 1", "2025-01-01T00:00:00Z")},
+	want:  []string{`FILE:links.yaml: document 1 (line 1): Link linkerd-multicluster/east: spec.targetClusterName "East 1" is not a cluster name`},
+}, {
 	name:  "a misspelt field",
 	files: map[string]string{"west/a.yaml": strings.Replace(member("mc-demo", "bb"), "targetPort:", "targetport:", 1)},
 	want:  []string{"FILE:west/a.yaml: document 1 (line 1): invalid Service mc-demo/bb*unknown field \"spec.ports[0].targetport\""},

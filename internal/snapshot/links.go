@@ -3,9 +3,11 @@ package snapshot
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/fedgen/fedgen/generator"
 	"github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
@@ -47,6 +49,10 @@ func readLinks(path, localCluster string) (map[string]*link, []error) {
 		switch {
 		case target == "":
 			errs = append(errs, o.loc.errorf("%s has no spec.targetClusterName", o.key))
+			continue
+		case len(validation.IsDNS1123Label(target)) > 0:
+			errs = append(errs, o.loc.errorf("%s: spec.targetClusterName %q is not a cluster name: %s",
+				o.key, target, strings.Join(validation.IsDNS1123Label(target), "; ")))
 			continue
 		case target == localCluster:
 			errs = append(errs, o.loc.errorf("%s targets the local cluster %q", o.key, localCluster))

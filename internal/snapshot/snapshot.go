@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/fedgen/fedgen/generator"
 )
@@ -58,12 +59,11 @@ func Read(dir string, opts Options) (generator.Input, error) {
 	if localSelector == nil {
 		localSelector = defaultSelector()
 	}
-	clusterNames, hasLinks, err := listSnapshot(dir)
+	clusterNames, hasLinks, errs, err := listSnapshot(dir)
 	if err != nil {
 		return generator.Input{}, err
 	}
 
-	var errs []error
 	clusters := make(map[string]*clusterObjects, len(clusterNames))
 	for _, name := range clusterNames {
 		c, cerrs := readCluster(dir, name)
@@ -122,16 +122,17 @@ func Read(dir string, opts Options) (generator.Input, error) {
 	return in, nil
 }
 
-// listSnapshot returns the names of the cluster folders of dir, sorted, and
-// whether dir has a links.yaml. Hidden entries (.git, editors' files) and
-// other files (a README) are not part of the snapshot.
-func listSnapshot(dir string) (clusters []string, hasLinks bool, err error) {
+// listSnapshot returns the names of the cluster folders of dir, sorted,
+// whether dir has a links.yaml, and the folders whose names are not cluster
+// names. Hidden entries (.git, editors' files) and other files (a README)
+// are not part of the snapshot.
+func listSnapshot(dir string) (clusters []string, hasLinks bool, nameErrs []error, err error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("snapshot folder %s does not exist", dir)
+		return nil, false, nil, fmt.Errorf("snapshot folder %s does not exist", dir)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("read snapshot folder: %w", err)
+		return nil, false, nil, fmt.Errorf("read snapshot folder: %w", err)
 	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") {
@@ -139,16 +140,21 @@ func listSnapshot(dir string) (clusters []string, hasLinks bool, err error) {
 		}
 		info, err := os.Stat(filepath.Join(dir, e.Name())) // follows symlinks
 		if err != nil {
-			return nil, false, fmt.Errorf("read snapshot folder: %w", err)
+			return nil, false, nil, fmt.Errorf("read snapshot folder: %w", err)
 		}
 		switch {
 		case info.IsDir():
 			clusters = append(clusters, e.Name())
+			if msgs := validation.IsDNS1123Label(e.Name()); len(msgs) > 0 {
+				// Cluster names become parts of object names and labels.
+				nameErrs = append(nameErrs, fmt.Errorf("%s: a cluster folder's name must be a cluster name, a DNS-1123 label: %s",
+					filepath.Join(dir, e.Name()), strings.Join(msgs, "; ")))
+			}
 		case e.Name() == LinksFile:
 			hasLinks = true
 		}
 	}
-	return clusters, hasLinks, nil
+	return clusters, hasLinks, nameErrs, nil
 }
 
 func defaultSelector() labels.Selector {
