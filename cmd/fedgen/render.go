@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/snapshot"
+)
+
+func init() { subcommands = append(subcommands, newRenderCommand) }
+
+// renderOptions are the flags of `fedgen render`.
+type renderOptions struct {
+	snapshot      string
+	clusterName   string
+	localSelector string
+	out           string
+	gen           generatorFlags
+}
+
+func newRenderCommand() *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:   "render --snapshot DIR --cluster-name NAME --out DIR",
+		Short: "Render the federation folder from a snapshot of the clusters, offline",
+		Long: `Render writes the folder fedgen run would commit, from a snapshot folder
+instead of live clusters: DIR/<cluster>/*.yaml holds each cluster's Services,
+EndpointSlices and (for the local cluster) Namespaces, as kubectl get -o yaml
+prints them; DIR/links.yaml optionally holds the Links.
+
+--out is replaced as a whole, and only once everything rendered: on bad input
+nothing is written and the exit status is 2.`,
+		Example: `  fedgen render --snapshot examples/walkthrough/snapshot --cluster-name west --out /tmp/federation`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr(fmt.Errorf("render takes no arguments, got %q", args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
+	}
+	// Flag errors (a bad CIDR, an unknown mode) are usage errors, like the
+	// checks of run.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	f := cmd.Flags()
+	f.StringVar(&o.snapshot, "snapshot", "", "snapshot folder: one folder per cluster, and optionally links.yaml (required)")
+	f.StringVar(&o.clusterName, "cluster-name", "", "name of the local cluster, whose folder the snapshot must have (required)")
+	f.StringVar(&o.localSelector, "local-selector", snapshot.DefaultSelector, "label selector of the local cluster's member Services")
+	f.StringVar(&o.out, "out", "", "folder to write; replaced as a whole (required)")
+	o.gen.bind(f)
+	return cmd
+}
+
+// usageErr marks err as bad input: exit status 2.
+func usageErr(err error) error { return &exitError{code: 2, err: err} }
+
+func (o *renderOptions) run(stdout io.Writer) error {
+	var missing []string
+	for _, f := range []struct{ name, value string }{{"--snapshot", o.snapshot}, {"--cluster-name", o.clusterName}, {"--out", o.out}} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return usageErr(fmt.Errorf("%s required", strings.Join(missing, ", ")))
+	}
+	opts, err := o.gen.options()
+	if err != nil {
+		return usageErr(err)
+	}
+	opts.LocalCluster = o.clusterName
+	if err := opts.Validate(); err != nil {
+		return usageErr(err)
+	}
+	sel, err := labels.Parse(o.localSelector)
+	if err != nil {
+		return usageErr(fmt.Errorf("--local-selector: %w", err))
+	}
+	// Refuse early, before any work, to replace a folder that is not
+	// fedgen's (a typo in --out must not wipe a home folder).
+	if err := checkReplaceable(o.out); err != nil {
+		return usageErr(err)
+	}
+
+	in, err := snapshot.Read(o.snapshot, snapshot.Options{LocalCluster: o.clusterName, LocalSelector: sel})
+	if err != nil {
+		return usageErr(snapshotError(err))
+	}
+	in.Options = opts
+	out, err := generator.Render(in)
+	if err != nil {
+		return usageErr(err)
+	}
+	if err := writeFolder(o.out, out.Files); err != nil {
+		return fmt.Errorf("write %s: %w", o.out, err)
+	}
+	return printSummary(stdout, o.out, opts.Endpoints == generator.EndpointsDiscovery, out)
+}
+
+// snapshotError says how many problems the snapshot has, then each on its
+// own line.
+func snapshotError(err error) error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) && len(joined.Unwrap()) > 1 {
+		return fmt.Errorf("the snapshot has %d problems:\n%w", len(joined.Unwrap()), err)
+	}
+	return fmt.Errorf("bad snapshot: %w", err)
+}
+
+// checkReplaceable returns an error unless dir is absent, or a folder whose
+// every file fedgen generated.
+func checkReplaceable(dir string) error {
+	info, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("--out %s exists and is not a folder", dir)
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if d.Type().IsRegular() {
+			head := make([]byte, len(generator.Header))
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			n, _ := io.ReadFull(f, head)
+			f.Close()
+			if bytes.Equal(head[:n], []byte(generator.Header)) {
+				return nil
+			}
+		}
+		return fmt.Errorf("refusing to replace --out %s: %s was not generated by fedgen", dir, path)
+	})
+}
+
+// writeFolder makes dir hold exactly files, all or nothing: they are written
+// into a new folder next to dir, which then takes dir's place; the previous
+// dir is removed only after that.
+func writeFolder(dir string, files map[string][]byte) (err error) {
+	dir = filepath.Clean(dir)
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".new-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	for name, data := range files {
+		// The generator builds paths from names the API server validates;
+		// still, never write outside the folder.
+		if !filepath.IsLocal(filepath.FromSlash(name)) {
+			return fmt.Errorf("refusing to write %q outside the folder", name)
+		}
+		path := filepath.Join(tmp, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+	}
+
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return os.Rename(tmp, dir)
+	}
+	// Move the old folder into a holder of its own, so that its name
+	// cannot collide, then put the new one in its place.
+	holder, err := os.MkdirTemp(parent, "."+base+".old-")
+	if err != nil {
+		return err
+	}
+	old := filepath.Join(holder, base)
+	if err := os.Rename(dir, old); err != nil {
+		os.Remove(holder)
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if rerr := os.Rename(old, dir); rerr != nil {
+			return fmt.Errorf("%w (and the previous folder is left in %s: %w)", err, old, rerr)
+		}
+		os.Remove(holder)
+		return err
+	}
+	return os.RemoveAll(holder)
+}
+
+// printSummary says what was written and what became of every member.
+// discovery says that no endpoints were written, by choice.
+func printSummary(w io.Writer, dir string, discovery bool, out *generator.Output) error {
+	files := make([]string, 0, len(out.Files))
+	for f := range out.Files {
+		files = append(files, f)
+	}
+	slices.Sort(files)
+	joined := 0
+	for _, m := range out.Members {
+		if m.Joined {
+			joined++
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Wrote %s to %s:\n", plural(len(files), "file"), dir)
+	for _, f := range files {
+		fmt.Fprintf(tw, "  %s\n", f)
+	}
+	fmt.Fprintf(tw, "Federated Services: %d\n", len(out.Services))
+	for _, s := range out.Services {
+		counts := "endpoints " + endpointCounts(s)
+		if discovery {
+			counts = "discovery only"
+		}
+		fmt.Fprintf(tw, "  %s/%s\tsource %s\tclusters %s\t%s\n",
+			s.Namespace, s.Name, s.SourceCluster, strings.Join(s.Clusters, ","), counts)
+	}
+	fmt.Fprintf(tw, "Members: %d joined, %d not joined\n", joined, len(out.Members)-joined)
+	for _, m := range out.Members {
+		fmt.Fprintf(tw, "  %s\t%s/%s\t%s\n", m.Cluster, m.Namespace, m.Name, memberOutcome(m, discovery))
+	}
+	return tw.Flush()
+}
+
+func endpointCounts(s generator.ServiceResult) string {
+	parts := make([]string, 0, len(s.Endpoints))
+	for _, c := range s.Clusters {
+		parts = append(parts, fmt.Sprintf("%s=%d", c, s.Endpoints[c]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func memberOutcome(m generator.MemberResult, discovery bool) string {
+	if !m.Joined {
+		return fmt.Sprintf("not joined: %s: %s", m.Reason, m.Message)
+	}
+	s := "joined"
+	if !discovery {
+		s += ", " + plural(m.Endpoints, "endpoint")
+	}
+	if m.Conflict != nil {
+		s += fmt.Sprintf("; %s: %s", m.Conflict.Reason, m.Conflict.Message)
+	}
+	if m.Dropped > 0 {
+		s += fmt.Sprintf("; %d dropped: %s", m.Dropped, m.DroppedMessage)
+	}
+	return s
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
