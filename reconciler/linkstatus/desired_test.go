@@ -60,19 +60,42 @@ func mirroredCond(status metav1.ConditionStatus, reason, message string) v1alpha
 
 var localRef = &v1alpha3.ObjectReference{Kind: "Service", Name: "web-federated", Namespace: "shop"}
 
-func TestDesiredMirroredRules(t *testing.T) {
+// ruleCase is one rule of Desired: a change to the joined, applied member
+// shop/web of cluster east, and the conditions it must get.
+type ruleCase struct {
+	name    string
+	cluster Cluster
+	member  func(*generator.MemberResult)
+	state   func(*State)
+	want    []v1alpha3.LinkCondition
+}
+
+// desired runs Desired on the case's member and state.
+func (c ruleCase) desired() []v1alpha3.ServiceStatus {
+	m := webMember()
+	if c.member != nil {
+		c.member(&m)
+	}
+	s := appliedState()
+	if c.state != nil {
+		c.state(s)
+	}
+	cluster := c.cluster
+	if cluster.Name == "" {
+		cluster.Name = "east"
+	}
+	return Desired(cluster, []generator.MemberResult{m}, s)
+}
+
+// ruleCases are the rules of the Mirrored and Conflict conditions; the
+// schema test also writes every one of them through the CRD's schema.
+func ruleCases() []ruleCase {
 	isMirrored := mirroredCond(metav1.ConditionTrue, ReasonMirrored, "")
 	isMirrored.LocalRef = localRef
 	notApplied := mirroredCond(metav1.ConditionFalse, ReasonCommitted, "pushed in commit 2222222, not applied yet")
 	since := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-	tests := []struct {
-		name    string
-		cluster Cluster
-		member  func(*generator.MemberResult)
-		state   func(*State)
-		want    []v1alpha3.LinkCondition
-	}{
+	return []ruleCase{
 		{
 			name: "not joined: headless member is InvalidService with the generator's message",
 			member: func(m *generator.MemberResult) {
@@ -283,21 +306,12 @@ func TestDesiredMirroredRules(t *testing.T) {
 			}()},
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestDesiredMirroredRules(t *testing.T) {
+	for _, tt := range ruleCases() {
 		t.Run(tt.name, func(t *testing.T) {
-			m := webMember()
-			if tt.member != nil {
-				tt.member(&m)
-			}
-			s := appliedState()
-			if tt.state != nil {
-				tt.state(s)
-			}
-			cluster := tt.cluster
-			if cluster.Name == "" {
-				cluster.Name = "east"
-			}
-			got := Desired(cluster, []generator.MemberResult{m}, s)
+			got := tt.desired()
 			want := []v1alpha3.ServiceStatus{{
 				ControllerName: ControllerName,
 				RemoteRef:      v1alpha3.ObjectReference{Kind: "Service", Name: "web", Namespace: "shop"},
