@@ -42,7 +42,7 @@ prints them; DIR/links.yaml optionally holds the Links.
 
 --out is replaced as a whole, and only once everything rendered: on bad input
 nothing is written and the exit status is 2.`,
-		Example: `  fedgen render --snapshot examples/walkthrough/snapshot --cluster-name west --out /tmp/federation`,
+		Example: `  fedgen render --snapshot examples/walkthrough/snapshot --cluster-name west --out federation`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErr(fmt.Errorf("render takes no arguments, got %q", args))
