@@ -34,9 +34,11 @@ func WithErrorHandler(fn func(error)) WatchOption {
 // the object does not exist: once after the first list if it is absent,
 // and whenever it is deleted.
 //
-// Calls to onChange are sequential; it should hand the state over (to a
-// channel or a queue) rather than do slow work. WatchKustomization returns
-// nil when ctx is done.
+// Nothing is reported until the first list succeeds (a missing CRD or
+// missing RBAC keeps it failing: see WithErrorHandler). Calls to onChange
+// are sequential; it should hand the state over (to a channel or a queue)
+// rather than do slow work. WatchKustomization returns nil when ctx is
+// done.
 func WatchKustomization(ctx context.Context, c dynamic.Interface, ns, name string,
 	onChange func(*KustomizationState), opts ...WatchOption) error {
 	return watchObject(ctx, c, KustomizationResource, ns, name, KustomizationFromUnstructured, onChange, opts)

@@ -2,12 +2,17 @@ package flux
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
 )
 
 // waitTimeout bounds every wait for a callback; the fake client answers in
@@ -148,5 +153,34 @@ func TestDeduperHandsOutCopies(t *testing.T) {
 	d.observe(&KustomizationState{AppliedHash: sha1Hex})
 	if len(got) != 1 {
 		t.Errorf("an unchanged state was delivered %d times, want once", len(got))
+	}
+}
+
+func TestWatchReportsListErrors(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := fakeClient()
+	c.PrependReactor("list", "kustomizations", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(KustomizationResource.GroupResource(), "", errors.New("no RBAC"))
+	})
+	errs := make(chan error, 100)
+	states := make(chan *KustomizationState, 100)
+	go func() {
+		_ = WatchKustomization(ctx, c, "flux-system", "federation",
+			func(s *KustomizationState) { states <- s },
+			WithErrorHandler(func(err error) { errs <- err }))
+	}()
+	select {
+	case err := <-errs:
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "kustomizations flux-system/federation") {
+			t.Errorf("error = %v; want a Forbidden error naming the object", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("no error reported within %s", waitTimeout)
+	}
+	select {
+	case s := <-states:
+		t.Errorf("a state (%+v) was reported although listing failed", s)
+	default:
 	}
 }

@@ -26,7 +26,11 @@ const shortHashLen = 7
 // Desired returns fedgen's entries for the Link of cluster: one per member
 // of members whose Cluster is cluster.Name, sorted by namespace and name.
 // Conditions carry no lastTransitionTime: Merge sets it.
+// A nil s is the zero State: nothing rendered, pushed or applied.
 func Desired(cluster Cluster, members []generator.MemberResult, s *State) []v1alpha3.ServiceStatus {
+	if s == nil {
+		s = &State{}
+	}
 	var out []v1alpha3.ServiceStatus
 	for _, m := range members {
 		if m.Cluster != cluster.Name {
