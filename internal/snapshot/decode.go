@@ -140,6 +140,9 @@ type header struct {
 // is the type of the items of a typed list (ServiceList), which may omit
 // apiVersion and kind as the API server omits them.
 func decodeObject(data, j []byte, loc location, start int, kinds map[typeKey]func() any, hint string, defaults typeKey, listOK bool) ([]decoded, []error) {
+	if !bytes.HasPrefix(bytes.TrimSpace(j), []byte("{")) {
+		return nil, []error{loc.errorf("not a Kubernetes object: want a mapping with apiVersion, kind and metadata")}
+	}
 	var h header
 	if err := json.Unmarshal(j, &h); err != nil {
 		return nil, []error{loc.errorf("not a Kubernetes object: %w", err)}
@@ -242,7 +245,7 @@ func decodeList(data []byte, loc location, start int, kinds map[typeKey]func() a
 		Items      []yaml3.Node   `yaml:"items"`
 	}
 	if err := yaml3.Unmarshal(data, &list); err != nil {
-		return nil, []error{loc.errorf("invalid %s %s: %w", list.APIVersion, list.Kind, err)}
+		return nil, []error{loc.errorf("invalid List: %w", err)}
 	}
 	var (
 		objs []decoded

@@ -27,7 +27,11 @@ var errorCases = []struct {
 }, {
 	name:  "a document that is not an object",
 	files: map[string]string{"west/a.yaml": "- a\n- b\n"},
-	want:  []string{"FILE:west/a.yaml: document 1 (line 1): not a Kubernetes object"},
+	want:  []string{"FILE:west/a.yaml: document 1 (line 1): not a Kubernetes object: want a mapping with apiVersion, kind and metadata"},
+}, {
+	name:  "metadata that is not a mapping",
+	files: map[string]string{"west/a.yaml": "apiVersion: v1\nkind: Service\nmetadata: bb\n"},
+	want:  []string{"FILE:west/a.yaml: document 1 (line 1): not a Kubernetes object: json: cannot unmarshal string into Go struct field"},
 }, {
 	name:  "invalid document separator",
 	files: map[string]string{"west/a.yaml": member("mc-demo", "bb") + "--- kind: Service\n"},

@@ -147,6 +147,22 @@ func TestReadMembership(t *testing.T) {
 			"links.yaml":  readTestdata("link-gen-east.yaml"),
 		},
 		want: []string{"east link=east@0001-01-01T00:00:00Z mc-demo/bb[]"},
+	}, {
+		name: "a Link read back from a cluster, with the service-mirror's status",
+		files: map[string]string{
+			"west/a.yaml": "",
+			"east/a.yaml": member("mc-demo", "bb"),
+			"links.yaml":  readTestdata("link-with-status.yaml"),
+		},
+		want: []string{"east link=east@0001-01-01T00:00:00Z mc-demo/bb[]"},
+	}, {
+		name: "kubectl's List of Links",
+		files: map[string]string{
+			"west/a.yaml": "",
+			"links.yaml": "apiVersion: v1\nkind: List\nitems:\n" + indentItems(
+				linkDoc("north", "north", t2, "fed=yes"), linkDoc("east", "east", t1, "fed=yes")),
+		},
+		want: []string{"east link=east@" + t1, "north link=north@" + t2},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
