@@ -160,13 +160,31 @@ func appendPairs(b []byte, key, indent string, kvs []keyValue) []byte {
 	}
 	b = append(b, '\n')
 	for _, kv := range kvs {
-		b = append(b, indent...)
-		b = appendScalar(b, kv.key)
-		b = append(b, ": "...)
-		b = appendScalar(b, kv.value)
-		b = append(b, '\n')
+		b = appendKeyValue(b, indent, kv.key, kv.value)
 	}
 	return b
+}
+
+// maxImplicitKey keeps keys under YAML's limit of 1024 characters for an
+// implicit ("key: value") key, counted in bytes, which are never fewer.
+const maxImplicitKey = 1000
+
+// appendKeyValue writes one map entry at indent. Kubernetes keys are at
+// most 317 characters, but a longer one must not make the whole file
+// unreadable: it is written as an explicit "? key" entry instead.
+func appendKeyValue(b []byte, indent, key, value string) []byte {
+	b = append(b, indent...)
+	start := len(b)
+	b = appendScalar(b, key)
+	if len(b)-start > maxImplicitKey {
+		b = append(b[:start], "? "...)
+		b = appendScalar(b, key)
+		b = append(b, '\n')
+		b = append(b, indent...)
+	}
+	b = append(b, ": "...)
+	b = appendScalar(b, value)
+	return append(b, '\n')
 }
 
 // appendField writes prefix (indentation and key), the value and a newline.

@@ -178,7 +178,7 @@ func TestNoMembersAtAll(t *testing.T) {
 	if len(out.Files) != 1 {
 		t.Fatalf("files = %v, want only kustomization.yaml", slices.Sorted(maps.Keys(out.Files)))
 	}
-	want := Header + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+	want := Header + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
 	if got := string(out.Files["kustomization.yaml"]); got != want {
 		t.Errorf("kustomization.yaml =\n%s\nwant\n%s", got, want)
 	}

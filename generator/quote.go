@@ -6,8 +6,8 @@ import (
 
 // appendScalar appends s as a YAML string scalar. It is written plain only
 // when it is trivially a string to every YAML 1.1 and 1.2 parser (letters,
-// digits and -._/ starting with a letter and not a boolean or null word, or
-// a dotted quad); anything else is double-quoted with JSON-style escapes,
+// digits and -._/@, starting with a letter and not a boolean or null word,
+// or a dotted quad); anything else is double-quoted with JSON-style escapes,
 // which are valid YAML. So label and annotation values holding quotes, line
 // breaks, "---", ": ", "#", leading spaces, "true", "null" or numbers can
 // never change the structure of a file or the type of a value.
@@ -27,7 +27,9 @@ func isPlain(s string) bool {
 	}
 	for i := 1; i < len(s); i++ {
 		c := s[i]
-		if !isLetter(c) && !isDigit(c) && c != '-' && c != '.' && c != '_' && c != '/' {
+		// '@' and ',' are indicators only first or in flow collections,
+		// which fedgen never writes: "bb@east,bb@north" stays readable.
+		if !isLetter(c) && !isDigit(c) && c != '-' && c != '.' && c != '_' && c != '/' && c != '@' && c != ',' {
 			return false
 		}
 	}

@@ -183,6 +183,12 @@ func kustomization(files []string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s: %w", KustomizationFile, err)
 	}
+	if len(files) == 0 {
+		// kustomize refuses a kustomization with nothing in it ("is empty"),
+		// and Flux would then fail instead of pruning the last federated
+		// Service. An explicit empty list (omitempty drops it) is accepted.
+		body = append(body, "resources: []\n"...)
+	}
 	return append([]byte(Header), body...), nil
 }
 

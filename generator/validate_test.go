@@ -158,21 +158,32 @@ func validateEndpointSlice(s *discoveryv1.EndpointSlice) field.ErrorList {
 	return errs
 }
 
-// validateRendered validates every object of a parsed file.
-func validateRendered(file string, r rendered) error {
+// validateEach validates every object of r, whatever the kinds present.
+func validateEach(r rendered) field.ErrorList {
 	var errs field.ErrorList
-	if r.service == nil {
-		return fmt.Errorf("%s: no Service", file)
+	if r.service != nil {
+		errs = append(errs, validateService(r.service)...)
 	}
-	errs = append(errs, validateService(r.service)...)
 	for _, s := range r.slices {
 		errs = append(errs, validateEndpointSlice(s)...)
-		if s.Namespace != r.service.Namespace || s.Labels[discoveryv1.LabelServiceName] != r.service.Name {
-			errs = append(errs, field.Invalid(field.NewPath("metadata"), s.Name, "slice does not belong to the file's Service"))
-		}
 	}
 	for _, ns := range r.namespaces {
 		errs = append(errs, validateNamespace(ns)...)
+	}
+	return errs
+}
+
+// validateRendered validates a parsed federated Service file: its
+// objects, and that it holds one Service and only that Service's slices.
+func validateRendered(file string, r rendered) error {
+	if r.service == nil {
+		return fmt.Errorf("%s: no Service", file)
+	}
+	errs := validateEach(r)
+	for _, s := range r.slices {
+		if s.Namespace != r.service.Namespace || s.Labels[discoveryv1.LabelServiceName] != r.service.Name {
+			errs = append(errs, field.Invalid(field.NewPath("metadata"), s.Name, "slice does not belong to the file's Service"))
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s: %w", file, errs.ToAggregate())
