@@ -268,6 +268,7 @@ func TestPublishRetriesRejectedPushes(t *testing.T) {
 			}
 			after, _ := s.Head("fleet", "main")
 			if tt.wantErr {
+				t.Logf("error: %v", err)
 				if !errors.Is(err, ErrPushRejected) || Reason(err) != "GitPushRejected" {
 					t.Fatalf("err = %v (reason %q), want ErrPushRejected", err, Reason(err))
 				}
@@ -336,6 +337,7 @@ func TestPublishWhileRemoteDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := r.Publish(testContext(t), bytesMap(generated), nil)
+	t.Logf("error while down: %v", err)
 	if !errors.Is(err, ErrUnreachable) || Reason(err) != "GitUnreachable" {
 		t.Fatalf("err = %v (reason %q), want ErrUnreachable", err, Reason(err))
 	}

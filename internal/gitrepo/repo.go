@@ -60,8 +60,10 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating git cache dir: %w", err)
 		}
-		r.storer = filesystem.NewStorageWithOptions(osfs.New(opts.CacheDir), cache.NewObjectLRUDefault(),
-			filesystem.Options{ExclusiveAccess: true})
+		// Not ExclusiveAccess: with it, every object written drops go-git's
+		// list of loose objects and the next lookup lists them all again,
+		// which grows with every commit ever made.
+		r.storer = filesystem.NewStorage(osfs.New(opts.CacheDir), cache.NewObjectLRUDefault())
 	}
 	repo, err := git.Open(r.storer, nil)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
