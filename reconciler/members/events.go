@@ -52,11 +52,11 @@ func (e Event) String() string {
 	return s
 }
 
-// affectsRender reports whether the event can change the rendered folder
+// AffectsRender reports whether the event can change the rendered folder
 // (as opposed to only the status).
-func (k EventKind) affectsRender() bool {
+func (k EventKind) AffectsRender() bool {
 	switch k {
-	case FederatedServiceSeen, ClusterUnreachable, ClusterReachable, LinkRefused:
+	case FederatedServiceSeen, ClusterUnreachable:
 		return false
 	}
 	return true

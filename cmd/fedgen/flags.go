@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/reconciler"
+)
+
+// inputFlags say where the federation's inputs are: the local cluster, its
+// Links, and how to render them. `run` and `diff` share them.
+type inputFlags struct {
+	kubeconfig       string
+	clusterName      string
+	linkNamespace    string
+	localSelector    string
+	allowExec        bool
+	unreachableGrace time.Duration
+	probeInterval    time.Duration
+	gen              generatorFlags
+}
+
+func (f *inputFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the local cluster (default: in-cluster, then $KUBECONFIG)")
+	fs.StringVar(&f.clusterName, "cluster-name", "", "name of the local cluster (required)")
+	fs.StringVar(&f.linkNamespace, "link-namespace", reconciler.DefaultLinkNamespace, "namespace of the Links and their credentials Secrets")
+	fs.StringVar(&f.localSelector, "local-selector", reconciler.DefaultLocalSelector, "label selector of the local cluster's member Services")
+	fs.BoolVar(&f.allowExec, "allow-exec-credentials", false, "let Links' kubeconfigs run exec credential plugins and auth providers")
+	fs.DurationVar(&f.unreachableGrace, "unreachable-grace", reconciler.DefaultUnreachableGrace, "keep an unreachable cluster's endpoints this long before withdrawing them")
+	fs.DurationVar(&f.probeInterval, "probe-interval", reconciler.DefaultProbeInterval, "how often linked clusters are probed")
+	f.gen.bind(fs)
+}
+
+// options turns the flags into reconciler options (without Git).
+func (f *inputFlags) options(log *slog.Logger) (reconciler.Options, error) {
+	if f.clusterName == "" {
+		return reconciler.Options{}, usageError(errors.New("--cluster-name is required"))
+	}
+	genOpts, err := f.gen.options()
+	if err != nil {
+		return reconciler.Options{}, usageError(err)
+	}
+	sel, err := labels.Parse(f.localSelector)
+	if err != nil {
+		return reconciler.Options{}, usageError(fmt.Errorf("--local-selector: %w", err))
+	}
+	cfg, err := loadLocalConfig(f.kubeconfig)
+	if err != nil {
+		return reconciler.Options{}, err
+	}
+	return reconciler.Options{
+		Local:                cfg,
+		ClusterName:          f.clusterName,
+		LinkNamespace:        f.linkNamespace,
+		LocalSelector:        sel,
+		Generator:            genOpts,
+		UnreachableGrace:     f.unreachableGrace,
+		ProbeInterval:        f.probeInterval,
+		AllowExecCredentials: f.allowExec,
+		Log:                  log,
+	}, nil
+}
+
+// gitFlags say where the folder is committed.
+type gitFlags struct {
+	url, branch, path       string
+	secret, username        string
+	cacheDir                string
+	authorName, authorEmail string
+}
+
+func (g *gitFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&g.url, "git-url", "", "URL of the Git repository Flux follows (required)")
+	fs.StringVar(&g.branch, "git-branch", gitrepo.DefaultBranch, "branch Flux follows")
+	fs.StringVar(&g.path, "git-path", "", "folder fedgen owns in the repository, e.g. clusters/west/federation (required)")
+	fs.StringVar(&g.secret, "git-secret", "", "namespace/name of a Secret with Git credentials in Flux's format (username/password, bearerToken, identity/known_hosts)")
+	fs.StringVar(&g.username, "git-username", "", "HTTPS username; the password is read from $FEDGEN_GIT_PASSWORD")
+	fs.StringVar(&g.cacheDir, "git-cache-dir", "", "keep the clone on disk in this folder between restarts (default: in memory)")
+	fs.StringVar(&g.authorName, "git-author-name", gitrepo.DefaultAuthorName, "commit author and committer name")
+	fs.StringVar(&g.authorEmail, "git-author-email", gitrepo.DefaultAuthorEmail, "commit author and committer email")
+}
+
+func (g *gitFlags) options(ctx context.Context, cfg *rest.Config) (gitrepo.Options, error) {
+	if g.url == "" || g.path == "" {
+		return gitrepo.Options{}, usageError(errors.New("--git-url and --git-path are required"))
+	}
+	auth, err := g.auth(ctx, cfg)
+	if err != nil {
+		return gitrepo.Options{}, err
+	}
+	return gitrepo.Options{
+		URL: g.url, Branch: g.branch, Path: g.path, Auth: auth, CacheDir: g.cacheDir,
+		AuthorName: g.authorName, AuthorEmail: g.authorEmail,
+	}, nil
+}
+
+func (g *gitFlags) auth(ctx context.Context, cfg *rest.Config) (transport.AuthMethod, error) {
+	if g.secret != "" {
+		ref, err := parseRef("--git-secret", g.secret)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		s, err := client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("reading Git credentials Secret %s: %w", ref, err)
+		}
+		auth, err := gitrepo.AuthFromSecret(s.Data, g.url)
+		if err != nil {
+			return nil, fmt.Errorf("git credentials Secret %s: %w", ref, err)
+		}
+		return auth, nil
+	}
+	if g.username != "" {
+		return &githttp.BasicAuth{Username: g.username, Password: os.Getenv("FEDGEN_GIT_PASSWORD")}, nil
+	}
+	return nil, nil
+}
+
+func parseRef(flag, v string) (*types.NamespacedName, error) {
+	if v == "" {
+		return nil, nil
+	}
+	ns, name, ok := strings.Cut(v, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("%s must be namespace/name, got %q", flag, v)
+	}
+	return &types.NamespacedName{Namespace: ns, Name: name}, nil
+}
+
+func loadLocalConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		if cfg, err := rest.InClusterConfig(); err == nil {
+			return cfg, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading the local cluster's kubeconfig: %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/fedgen/fedgen/reconciler"
+)
+
+func init() { subcommands = append(subcommands, newRunCommand) }
+
+// runOptions are the flags of `fedgen run`.
+type runOptions struct {
+	in              inputFlags
+	git             gitFlags
+	debounce        time.Duration
+	fluxKustomiz    string
+	fluxSource      string
+	metricsAddr     string
+	healthAddr      string
+	leaderElect     bool
+	leaderNamespace string
+	leaderID        string
+	logLevel        string
+}
+
+func newRunCommand() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the controller: watch Links and members, commit the federation to Git, report on the Links",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return o.run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	o.in.bind(f)
+	o.git.bind(f)
+	f.DurationVar(&o.debounce, "debounce", reconciler.DefaultDebounce, "changes arriving within this window go into one commit")
+	f.StringVar(&o.fluxKustomiz, "flux-kustomization", "", "namespace/name of the Flux Kustomization that applies the folder")
+	f.StringVar(&o.fluxSource, "flux-source", "", "namespace/name of the Flux GitRepository to ask for an immediate fetch after a push")
+	f.StringVar(&o.metricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (empty: off)")
+	f.StringVar(&o.healthAddr, "health-addr", ":8081", "address of /healthz and /readyz (empty: off)")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader through a Lease, so only one replica writes")
+	f.StringVar(&o.leaderNamespace, "leader-election-namespace", "", "namespace of the Lease (default: --link-namespace)")
+	f.StringVar(&o.leaderID, "leader-election-id", "fedgen", "name of the Lease")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func (o *runOptions) run(ctx context.Context) error {
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return usageError(err)
+	}
+	kustomization, err := parseRef("--flux-kustomization", o.fluxKustomiz)
+	if err != nil {
+		return usageError(err)
+	}
+	source, err := parseRef("--flux-source", o.fluxSource)
+	if err != nil {
+		return usageError(err)
+	}
+	opts, err := o.in.options(log)
+	if err != nil {
+		return err
+	}
+	if opts.Git, err = o.git.options(ctx, opts.Local); err != nil {
+		return err
+	}
+	metrics := reconciler.NewMetrics()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.Register(reg); err != nil {
+		return err
+	}
+	opts.Debounce = o.debounce
+	opts.FluxKustomization = kustomization
+	opts.FluxSource = source
+	opts.Metrics = metrics
+	rec, err := reconciler.New(opts)
+	if err != nil {
+		return err
+	}
+	serve(ctx, log, o.metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	serve(ctx, log, o.healthAddr, healthHandler(rec.Ready))
+	if !o.leaderElect {
+		return rec.Run(ctx)
+	}
+	return o.runElected(ctx, opts.Local, log, rec)
+}
+
+// runElected runs the reconciler only while this replica holds the Lease.
+// Losing the Lease ends the process's work at once (the context of the
+// loop is cancelled), so a deposed leader never commits or writes status
+// next to the new one.
+func (o *runOptions) runElected(ctx context.Context, cfg *rest.Config, log *slog.Logger, rec *reconciler.Reconciler) error {
+	ns := o.leaderNamespace
+	if ns == "" {
+		ns = o.in.linkNamespace
+	}
+	id, _ := os.Hostname()
+	id = fmt.Sprintf("%s_%d", id, os.Getpid())
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: ns, Name: o.leaderID},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	var runErr error
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   15 * time.Second,
+		RenewDeadline:   10 * time.Second,
+		RetryPeriod:     2 * time.Second,
+		ReleaseOnCancel: true,
+		Name:            o.leaderID,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				log.Info("became the leader", "lease", ns+"/"+o.leaderID, "identity", id)
+				runErr = rec.Run(ctx)
+			},
+			OnStoppedLeading: func() {
+				log.Info("stopped leading", "lease", ns+"/"+o.leaderID, "identity", id)
+				cancel()
+			},
+			OnNewLeader: func(identity string) {
+				if identity != id {
+					log.Info("another replica leads", "leader", identity)
+				}
+			},
+		},
+	})
+	if parent.Err() == nil {
+		// Lost the Lease while still wanted: exit non-zero, as
+		// controller-runtime does, and let the Deployment restart us as
+		// a follower.
+		return errors.New("leader election lost")
+	}
+	return runErr
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) {
+	if addr == "" {
+		return
+	}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "addr", addr, "error", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+}
+
+func healthHandler(ready func() error) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// usageError marks bad flags: exit status 2.
+func usageError(err error) error { return &exitError{code: 2, err: err} }

@@ -1,0 +1,154 @@
+package reconciler
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/reconciler/flux"
+	"github.com/fedgen/fedgen/reconciler/members"
+)
+
+// notReadyRetry is how soon a render is tried again while a watch is still
+// syncing.
+const notReadyRetry = 200 * time.Millisecond
+
+// loop is the only goroutine that renders, publishes and writes status.
+func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.KustomizationState) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	pending := false
+	backoff := time.Duration(0)
+	// Render once at start: a restart converges to the same tree, and
+	// commits nothing when nothing changed meanwhile.
+	signal(r.renderCh)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.renderCh:
+			// The first change opens the batching window; later ones
+			// within it ride along.
+			if !pending {
+				pending = true
+				timer.Reset(r.opts.Debounce)
+			}
+		case <-timer.C:
+			pending = false
+			switch err := r.publish(ctx); {
+			case err == errNotReady:
+				pending = true
+				timer.Reset(notReadyRetry)
+			case err != nil:
+				backoff = nextBackoff(backoff)
+				r.opts.Log.Error("publishing failed", "reason", gitrepo.Reason(err), "error", err, "retryIn", backoff.String())
+				pending = true
+				timer.Reset(backoff)
+				r.updateStatus(ctx)
+			default:
+				backoff = 0
+				r.updateStatus(ctx)
+			}
+		case s := <-kustCh:
+			r.kustom = s
+			r.updateStatus(ctx)
+		case <-r.statusCh:
+			r.updateStatus(ctx)
+		}
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return time.Second
+	}
+	return min(2*d, time.Minute)
+}
+
+type notReadyError struct{}
+
+func (notReadyError) Error() string { return "watches are still syncing" }
+
+var errNotReady error = notReadyError{}
+
+// publish renders the current snapshot and commits and pushes the folder
+// when it changed.
+func (r *Reconciler) publish(ctx context.Context) error {
+	now := r.opts.Now()
+	snap := r.tracker.Snapshot(now)
+	if !snap.Ready {
+		return errNotReady
+	}
+	start := time.Now()
+	out, err := generator.Render(generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters})
+	if err != nil {
+		return err
+	}
+	r.opts.Metrics.RenderDuration.Observe(time.Since(start).Seconds())
+	r.opts.Metrics.observeRender(out)
+	r.observeClusters(snap.States)
+	r.lastOut, r.lastSnap = out, snap
+
+	clusters := make([]string, 0, len(snap.States))
+	for name, st := range snap.States {
+		if !st.Withdrawn {
+			clusters = append(clusters, name)
+		}
+	}
+	sort.Strings(clusters)
+	msg := func(ch gitrepo.Change) string { return commitMessage(ch, out, r.opts.ClusterName, clusters) }
+
+	start = time.Now()
+	res, err := r.repo.Publish(ctx, out.Files, msg)
+	r.opts.Metrics.PublishDuration.Observe(time.Since(start).Seconds())
+	if res.Attempts > 1 {
+		r.opts.Metrics.PushRetries.Add(float64(res.Attempts - 1))
+	}
+	if err != nil {
+		r.pushErr = err
+		r.opts.Metrics.PublishErrors.WithLabelValues(gitrepo.Reason(err)).Inc()
+		r.opts.Metrics.LastPublishOK.Set(0)
+		r.setHealth(false, err)
+		for _, st := range snap.States {
+			r.linkEvent(st.Link, "Warning", gitrepo.Reason(err), "publishing the federation failed: "+err.Error())
+		}
+		return err
+	}
+	r.pushErr = nil
+	r.published = true
+	r.opts.Metrics.LastPublishOK.Set(1)
+	r.setHealth(true, nil)
+	r.pushed = &publication{commit: res.Commit.String(), files: out.Files}
+	r.folders[res.Commit.String()] = out.Files
+	if res.Changed {
+		r.opts.Metrics.Commits.Inc()
+		r.opts.Log.Info("committed", "commit", res.Commit.String(), "attempts", res.Attempts,
+			"added", len(res.Change.Added), "modified", len(res.Change.Modified), "deleted", len(res.Change.Deleted))
+	}
+	if res.Pushed && r.opts.FluxSource != nil {
+		src := r.opts.FluxSource
+		if err := flux.RequestReconcile(ctx, r.dyn, src.Namespace, src.Name, r.opts.Now()); err != nil {
+			r.opts.Log.Warn("asking Flux to fetch now", "gitRepository", src.String(), "error", err)
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) observeClusters(states map[string]members.ClusterState) {
+	counts := map[string]float64{"reachable": 0, "unreachable": 0, "withdrawn": 0}
+	for _, st := range states {
+		switch {
+		case st.Withdrawn:
+			counts["withdrawn"]++
+		case !st.UnreachableSince.IsZero():
+			counts["unreachable"]++
+		default:
+			counts["reachable"]++
+		}
+	}
+	for k, v := range counts {
+		r.opts.Metrics.Clusters.WithLabelValues(k).Set(v)
+	}
+}

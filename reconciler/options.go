@@ -1,0 +1,118 @@
+// Package reconciler is fedgen's controller: it watches the Links and the
+// member clusters (package members), renders the federated Services with
+// the generator, commits them to the Git repository Flux follows (package
+// gitrepo), follows Flux (package flux) and writes the outcome onto the
+// Links (package linkstatus).
+//
+// One goroutine owns the loop state (the last render, what was pushed,
+// what Flux applied); watches only signal it. Changes are batched: the
+// first change opens a window of Options.Debounce, and everything that
+// arrives within it goes into one render and at most one commit.
+package reconciler
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+
+	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/gitrepo"
+)
+
+// Defaults of Options.
+const (
+	DefaultLinkNamespace    = "linkerd-multicluster"
+	DefaultLocalSelector    = "mirror.linkerd.io/federated=member"
+	DefaultDebounce         = time.Second
+	DefaultUnreachableGrace = 5 * time.Minute
+	DefaultProbeInterval    = 10 * time.Second
+	DefaultSyncTimeout      = time.Minute
+)
+
+// Options configure a Reconciler; `fedgen run` binds them to flags.
+type Options struct {
+	// Local is the local cluster's client configuration.
+	Local *rest.Config
+	// ClusterName is the local cluster's name (--cluster-name).
+	ClusterName string
+	// LinkNamespace holds the Links and their Secrets (--link-namespace).
+	LinkNamespace string
+	// LocalSelector selects the local members (--local-selector).
+	LocalSelector labels.Selector
+	// Generator shapes the output (--endpoints, --max-endpoints-per-slice, ...).
+	Generator generator.Options
+	// Git says where the folder is committed (--git-*).
+	Git gitrepo.Options
+	// Debounce is the batching window (--debounce).
+	Debounce time.Duration
+	// FluxKustomization is the Kustomization applying the folder
+	// (--flux-kustomization); nil: nothing is followed and members stay
+	// Committed.
+	FluxKustomization *types.NamespacedName
+	// FluxSource is the GitRepository to annotate after a push (--flux-source).
+	FluxSource *types.NamespacedName
+	// UnreachableGrace keeps an unreachable cluster's endpoints this long
+	// (--unreachable-grace).
+	UnreachableGrace time.Duration
+	// ProbeInterval is how often linked clusters are probed.
+	ProbeInterval time.Duration
+	// SyncTimeout bounds how long a cluster whose watch never synced holds
+	// back renders.
+	SyncTimeout time.Duration
+	// AllowExecCredentials lets Links' kubeconfigs run exec plugins.
+	AllowExecCredentials bool
+	// Log receives structured logs; never secrets.
+	Log *slog.Logger
+	// Metrics, when set, are updated (register them yourself).
+	Metrics *Metrics
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.LinkNamespace == "" {
+		o.LinkNamespace = DefaultLinkNamespace
+	}
+	if o.LocalSelector == nil {
+		o.LocalSelector, _ = labels.Parse(DefaultLocalSelector)
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = DefaultDebounce
+	}
+	if o.UnreachableGrace <= 0 {
+		o.UnreachableGrace = DefaultUnreachableGrace
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = DefaultProbeInterval
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = DefaultSyncTimeout
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Generator.LocalCluster = o.ClusterName
+}
+
+func (o *Options) validate() error {
+	if o.Local == nil {
+		return fmt.Errorf("no local cluster configuration")
+	}
+	if o.ClusterName == "" {
+		return fmt.Errorf("--cluster-name is required")
+	}
+	if err := o.Generator.Validate(); err != nil {
+		return fmt.Errorf("generator options: %w", err)
+	}
+	return nil
+}

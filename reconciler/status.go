@@ -1,0 +1,161 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fedgen/fedgen/generator"
+	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
+	"github.com/fedgen/fedgen/reconciler/linkstatus"
+)
+
+// statusResync is how often the status of every Link is written again even
+// when fedgen's view did not change: another writer may have replaced the
+// list (Linkerd's service mirror writes whole statuses too).
+const statusResync = 5 * time.Minute
+
+// statusWriter writes Link status and remembers what it last wrote, so an
+// unchanged status costs no request.
+type statusWriter struct {
+	w        *linkstatus.Writer
+	written  map[string][]mcv1alpha3.ServiceStatus
+	resynced time.Time
+}
+
+func newStatusWriter(cfg *rest.Config) (*statusWriter, error) {
+	scheme := runtime.NewScheme()
+	if err := mcv1alpha3.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("link status client: %w", err)
+	}
+	return &statusWriter{w: &linkstatus.Writer{Client: c}, written: map[string][]mcv1alpha3.ServiceStatus{}}, nil
+}
+
+// updateStatus moves every served Link's status toward what fedgen knows
+// now: the last render, what was pushed, what Flux applied, which
+// federated Services exist locally, and which clusters are reachable.
+func (r *Reconciler) updateStatus(ctx context.Context) {
+	if r.lastOut == nil {
+		return // nothing rendered yet: nothing true to say
+	}
+	now := r.opts.Now()
+	if r.forget.Swap(false) || now.Sub(r.status.resynced) > statusResync {
+		r.status.written = map[string][]mcv1alpha3.ServiceStatus{}
+		r.status.resynced = now
+	}
+	snap := r.tracker.Snapshot(now)
+	state := &linkstatus.State{
+		Rendered:      r.lastOut.Files,
+		PushErr:       r.pushErr,
+		Flux:          r.fluxState(ctx),
+		LocalServices: sets.KeySet(snap.LocalFederated),
+	}
+	if r.pushed != nil {
+		state.Pushed = &linkstatus.Revision{Commit: r.pushed.commit, Files: r.pushed.files}
+	}
+	for name, st := range snap.States {
+		if st.Link == "" {
+			continue // the local cluster has no Link to report on
+		}
+		cluster := linkstatus.Cluster{Name: name}
+		results := r.lastOut.Members
+		if !st.UnreachableSince.IsZero() || st.Withdrawn {
+			since := st.UnreachableSince
+			if since.IsZero() {
+				since = now
+			}
+			cluster.Unreachable = &linkstatus.Unreachable{
+				Since: since, KeepUntil: since.Add(r.opts.UnreachableGrace),
+				Withdrawn: st.Withdrawn, Message: st.Message,
+			}
+			if st.Withdrawn {
+				results = withdrawnMembers(name, st.Members)
+			}
+		}
+		r.writeStatus(ctx, st.Link, linkstatus.Desired(cluster, results, state), now)
+	}
+	// A refused Link's members are withdrawn: its fedgen entries go too
+	// (the Event and the log say why).
+	for link := range snap.Refused {
+		r.writeStatus(ctx, link, nil, now)
+	}
+}
+
+func (r *Reconciler) writeStatus(ctx context.Context, link string, desired []mcv1alpha3.ServiceStatus, now time.Time) {
+	if prev, ok := r.status.written[link]; ok && reflect.DeepEqual(prev, desired) {
+		return
+	}
+	changed, err := r.status.w.Apply(ctx, r.opts.LinkNamespace, link, desired, now)
+	if err != nil {
+		r.opts.Log.Warn("writing Link status", "link", r.opts.LinkNamespace+"/"+link, "error", err)
+		return
+	}
+	r.status.written[link] = desired
+	if changed {
+		r.opts.Metrics.StatusWrites.Inc()
+		r.opts.Log.Debug("link status written", "link", r.opts.LinkNamespace+"/"+link, "entries", len(desired))
+	}
+}
+
+// withdrawnMembers stands in for the render's results of a cluster whose
+// members are no longer rendered, so their status can say why.
+func withdrawnMembers(cluster string, keys []string) []generator.MemberResult {
+	out := make([]generator.MemberResult, 0, len(keys))
+	for _, k := range keys {
+		ns, name, _ := strings.Cut(k, "/")
+		out = append(out, generator.MemberResult{Cluster: cluster, Namespace: ns, Name: name, FederatedName: name + "-federated"})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name })
+	return out
+}
+
+// fluxState reads what the followed Kustomization applied and attempted,
+// with the folder's files at those revisions.
+func (r *Reconciler) fluxState(ctx context.Context) linkstatus.Flux {
+	k := r.kustom
+	if k == nil {
+		return linkstatus.Flux{}
+	}
+	return linkstatus.FluxFromKustomization(k, r.revision(ctx, k.AppliedHash), r.revision(ctx, k.AttemptedHash))
+}
+
+// revision returns the folder at commit hash, fetching when the commit is
+// not known locally (someone else pushed after fedgen).
+func (r *Reconciler) revision(ctx context.Context, hash string) *linkstatus.Revision {
+	if hash == "" {
+		return nil
+	}
+	if files, ok := r.folders[hash]; ok {
+		return &linkstatus.Revision{Commit: hash, Files: files}
+	}
+	h := plumbing.NewHash(hash)
+	files, err := r.repo.ReadFolderAt(h)
+	if err != nil {
+		if ferr := r.repo.Fetch(ctx); ferr != nil {
+			r.opts.Log.Warn("fetching to read an applied revision", "commit", hash, "error", ferr)
+			return nil
+		}
+		if files, err = r.repo.ReadFolderAt(h); err != nil {
+			r.opts.Log.Warn("reading the folder at an applied revision", "commit", hash, "error", err)
+			return nil
+		}
+	}
+	if len(r.folders) > 64 {
+		r.folders = map[string]map[string][]byte{} // a small cache; revisions move forward
+	}
+	r.folders[hash] = files
+	return &linkstatus.Revision{Commit: hash, Files: files}
+}
