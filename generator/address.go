@@ -27,8 +27,10 @@ const (
 	DropMulticast      DropReason = "multicast"
 	DropBroadcast      DropReason = "broadcast"
 	DropOutsideAllowed DropReason = "outside allowed CIDRs"
-	dropReasonsInOrder            = 9
 )
+
+// dropReasonsInOrder is the number of DropReasons.
+const dropReasonsInOrder = 9
 
 // dropOrder fixes the order of reasons in messages.
 var dropOrder = [dropReasonsInOrder]DropReason{

@@ -44,7 +44,9 @@ type ServiceOutput struct {
 }
 
 // RenderService renders one federated Service. It does not validate opts
-// (Render does, once); it reads in and never modifies it.
+// (Render does, once); it reads in and never modifies it. Cluster names are
+// unique in a valid input; should one appear twice, only its first member
+// in member order is rendered and reported.
 func RenderService(opts Options, in ServiceInput) *ServiceOutput {
 	opts = opts.withDefaults()
 	maxPerSlice := opts.MaxEndpointsPerSlice
@@ -67,9 +69,8 @@ func RenderService(opts Options, in ServiceInput) *ServiceOutput {
 			joined = append(joined, i)
 		}
 	}
-	out.Members = results
-	defer slices.SortFunc(out.Members, func(a, b MemberResult) int { return cmp.Compare(a.Cluster, b.Cluster) })
 	if len(joined) == 0 {
+		out.Members = byCluster(results)
 		return out
 	}
 
@@ -119,6 +120,7 @@ func RenderService(opts Options, in ServiceInput) *ServiceOutput {
 		}
 		result.Endpoints[m.Cluster] = r.Endpoints
 	}
+	out.Members = byCluster(results)
 	slices.Sort(result.Clusters)
 	slices.SortFunc(fedSlices, func(a, b fedSlice) int { return cmp.Compare(a.name, b.name) })
 
@@ -132,6 +134,13 @@ func RenderService(opts Options, in ServiceInput) *ServiceOutput {
 	}
 	out.Service, out.File = result, b
 	return out
+}
+
+// byCluster sorts outcomes kept in member order (which decides the source)
+// by cluster, the order of Output.Members.
+func byCluster(results []MemberResult) []MemberResult {
+	slices.SortFunc(results, func(a, b MemberResult) int { return cmp.Compare(a.Cluster, b.Cluster) })
+	return results
 }
 
 // Assemble builds the folder from the renderings of every federated
@@ -162,7 +171,8 @@ func Assemble(opts Options, outs []*ServiceOutput) (*Output, error) {
 		files = append(files, o.Service.File)
 		out.Services = append(out.Services, *o.Service)
 	}
-	slices.SortStableFunc(out.Members, func(a, b MemberResult) int {
+	// (cluster, namespace, name) is unique: an unstable sort is deterministic.
+	slices.SortFunc(out.Members, func(a, b MemberResult) int {
 		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	k, err := kustomization(files)
