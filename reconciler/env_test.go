@@ -77,7 +77,16 @@ type env struct {
 	url    string
 }
 
-func newEnv(t *testing.T) *env {
+// envOption changes how newEnv sets a test up.
+type envOption func(*envConfig)
+
+type envConfig struct{ fluxPath string }
+
+// withFluxPath makes the test's Kustomization apply path instead of
+// fedgen's folder.
+func withFluxPath(path string) envOption { return func(c *envConfig) { c.fluxPath = path } }
+
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the local clusters; skipped by -short")
@@ -95,7 +104,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("creating repository: %v", err)
 	}
 	e.url = url
-	err = fleet.Flux().AddGitSource(ctx, localcluster.GitSource{Name: e.repo, URL: url, Path: "./" + folder, Interval: time.Hour})
+	cfg := envConfig{fluxPath: "./" + folder}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	err = fleet.Flux().AddGitSource(ctx, localcluster.GitSource{Name: e.repo, URL: url, Path: cfg.fluxPath, Interval: time.Hour})
 	if err != nil {
 		t.Fatalf("adding the Flux source: %v", err)
 	}

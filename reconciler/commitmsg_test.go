@@ -1,0 +1,111 @@
+package reconciler
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/gitrepo"
+)
+
+func bbMember(cluster string, ips ...string) generator.Cluster {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "bb", Namespace: "mc-demo"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10", Ports: []corev1.ServicePort{
+			{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(8080)},
+		}},
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "bb-x", Namespace: "mc-demo", Labels: map[string]string{discoveryv1.LabelServiceName: "bb"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](8080), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	for _, ip := range ips {
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip}})
+	}
+	c := generator.Cluster{Name: cluster, Members: []generator.Member{{Service: svc, Slices: []*discoveryv1.EndpointSlice{slice}}}}
+	if cluster != "west" {
+		c.Link = &generator.LinkInfo{Name: cluster, CreationTimestamp: time.Unix(int64(len(cluster)), 0)}
+	}
+	return c
+}
+
+func render(t *testing.T, clusters ...generator.Cluster) *generator.Output {
+	t.Helper()
+	out, err := generator.Render(generator.Input{
+		Options: generator.Options{LocalCluster: "west"}, Namespaces: []string{"mc-demo"}, Clusters: clusters,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCommitMessage(t *testing.T) {
+	const file = "mc-demo/bb-federated.yaml"
+	three := render(t, bbMember("west", "10.42.0.108"), bbMember("east", "10.23.1.43"), bbMember("north", "10.23.0.42"))
+	two := render(t, bbMember("west", "10.42.0.108"), bbMember("east", "10.23.1.43", "10.23.1.44"))
+	none := render(t)
+	cases := []struct {
+		name    string
+		change  gitrepo.Change
+		out     *generator.Output
+		subject string
+		lines   []string
+	}{
+		{
+			name:    "a new federated service says who joined with how many endpoints",
+			change:  gitrepo.Change{Added: []string{file, "kustomization.yaml"}},
+			out:     three,
+			subject: "Federate mc-demo/bb-federated",
+			lines:   []string{"mc-demo/bb-federated: created; joined east,north,west; endpoints east 0→1, north 0→1, west 0→1"},
+		},
+		{
+			name:    "a member leaving and endpoints changing",
+			change:  gitrepo.Change{Modified: []string{file}, Old: map[string][]byte{file: three.Files[file]}},
+			out:     two,
+			subject: "Update mc-demo/bb-federated",
+			lines:   []string{"mc-demo/bb-federated: left north; endpoints east 1→2, north 1→0"},
+		},
+		{
+			name:    "the last member leaving removes the file",
+			change:  gitrepo.Change{Deleted: []string{file}, Old: map[string][]byte{file: two.Files[file]}},
+			out:     none,
+			subject: "Remove mc-demo/bb-federated",
+			lines:   []string{"mc-demo/bb-federated: deleted (no member left); left east,west; endpoints east 2→0, west 1→0"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := commitMessage(tc.change, tc.out, "west", []string{"east", "north", "west"})
+			lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
+			if lines[0] != tc.subject {
+				t.Errorf("subject %q, want %q", lines[0], tc.subject)
+			}
+			for _, want := range tc.lines {
+				if !strings.Contains(msg, "\n"+want+"\n") {
+					t.Errorf("message lacks line %q:\n%s", want, msg)
+				}
+			}
+			if last := lines[len(lines)-1]; last != "Fedgen-Clusters: east,north,west" {
+				t.Errorf("trailer %q", last)
+			}
+		})
+	}
+}
+
+func TestSubjectIsAtMost72Characters(t *testing.T) {
+	long := strings.Repeat("n", 63) + "/" + strings.Repeat("s", 63) + "-federated"
+	for _, s := range []string{subject([]string{long}, nil, nil), subject(nil, []string{long}, nil), subject([]string{"a", "b"}, []string{"c"}, []string{"d"})} {
+		if len([]byte(s)) > maxSubject {
+			t.Errorf("subject of %d bytes: %q", len(s), s)
+		}
+	}
+}
