@@ -151,7 +151,15 @@ func Assemble(opts Options, outs []*ServiceOutput) (*Output, error) {
 	slices.SortFunc(sorted, func(a, b *ServiceOutput) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(federatedName(a.Name), federatedName(b.Name)))
 	})
-	out := &Output{Files: make(map[string][]byte, len(outs)+1)}
+	members := 0
+	for _, o := range outs {
+		members += len(o.Members)
+	}
+	out := &Output{
+		Files:    make(map[string][]byte, len(outs)+1),
+		Services: make([]ServiceResult, 0, len(outs)),
+		Members:  make([]MemberResult, 0, members),
+	}
 	files := make([]string, 0, len(outs))
 	namespaced := make(map[string]bool)
 	for _, o := range sorted {
