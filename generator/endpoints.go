@@ -253,15 +253,15 @@ func sliceName(fedName, cluster string, family discoveryv1.AddressType, index in
 	return fedName + "-" + cluster + "-" + fam + "-" + strconv.Itoa(index)
 }
 
-// chunk cuts a member's groups into slices of at most max endpoints. The
+// chunk cuts a member's groups into slices of at most limit endpoints. The
 // index counts per family across port sets, so names stay unique and
 // stable while the port sets do.
-func chunk(fedName, cluster string, groups []endpointGroup, max int) []fedSlice {
+func chunk(fedName, cluster string, groups []endpointGroup, limit int) []fedSlice {
 	var out []fedSlice
 	next := map[discoveryv1.AddressType]int{}
 	for _, g := range groups {
-		for start := 0; start < len(g.endpoints); start += max {
-			end := min(start+max, len(g.endpoints))
+		for start := 0; start < len(g.endpoints); start += limit {
+			end := min(start+limit, len(g.endpoints))
 			out = append(out, fedSlice{
 				name:      sliceName(fedName, cluster, g.family, next[g.family]),
 				cluster:   cluster,
