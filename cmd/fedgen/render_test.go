@@ -340,6 +340,48 @@ func TestRenderOptions(t *testing.T) {
 	}
 }
 
+// TestRenderSummaryNotJoined checks that members left out are rendered
+// around and reported with their reasons, which is not an error.
+func TestRenderSummaryNotJoined(t *testing.T) {
+	snap := filepath.Join(t.TempDir(), "snapshot")
+	copyTree(t, exampleSnapshot, snap)
+	writeFile(t, filepath.Join(snap, "west", "db.yaml"), `apiVersion: v1
+kind: Service
+metadata:
+  name: db
+  namespace: mc-demo
+  labels: {mirror.linkerd.io/federated: member}
+spec:
+  clusterIP: None
+  ports: [{name: sql, port: 5432}]
+`)
+	writeFile(t, filepath.Join(snap, "east", "api.yaml"), `apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: shop
+  labels: {mirror.linkerd.io/federated: member}
+spec:
+  clusterIP: 10.43.9.9
+  ports: [{name: http, port: 80}]
+`)
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, code, err := execute(t, "render", "--snapshot", snap, "--cluster-name", "west", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit status %d: %v", code, err)
+	}
+	for _, want := range []string{
+		"Members: 3 joined, 2 not joined",
+		"east   shop/api    not joined: MissingNamespace: ",
+		"west   mc-demo/db  not joined: InvalidService: ",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary does not say %q:\n%s", want, stdout)
+		}
+	}
+	assertSameTree(t, readTree(t, out), readTree(t, exampleRendered))
+}
+
 func readFileT(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
