@@ -50,15 +50,15 @@ func (f *inputFlags) bind(fs *pflag.FlagSet) {
 // options turns the flags into reconciler options (without Git).
 func (f *inputFlags) options(log *slog.Logger) (reconciler.Options, error) {
 	if f.clusterName == "" {
-		return reconciler.Options{}, usageError(errors.New("--cluster-name is required"))
+		return reconciler.Options{}, usageErr(errors.New("--cluster-name is required"))
 	}
 	genOpts, err := f.gen.options()
 	if err != nil {
-		return reconciler.Options{}, usageError(err)
+		return reconciler.Options{}, usageErr(err)
 	}
 	sel, err := labels.Parse(f.localSelector)
 	if err != nil {
-		return reconciler.Options{}, usageError(fmt.Errorf("--local-selector: %w", err))
+		return reconciler.Options{}, usageErr(fmt.Errorf("--local-selector: %w", err))
 	}
 	cfg, err := loadLocalConfig(f.kubeconfig)
 	if err != nil {
@@ -98,7 +98,7 @@ func (g *gitFlags) bind(fs *pflag.FlagSet) {
 
 func (g *gitFlags) options(ctx context.Context, cfg *rest.Config) (gitrepo.Options, error) {
 	if g.url == "" || g.path == "" {
-		return gitrepo.Options{}, usageError(errors.New("--git-url and --git-path are required"))
+		return gitrepo.Options{}, usageErr(errors.New("--git-url and --git-path are required"))
 	}
 	auth, err := g.auth(ctx, cfg)
 	if err != nil {
@@ -114,7 +114,7 @@ func (g *gitFlags) auth(ctx context.Context, cfg *rest.Config) (transport.AuthMe
 	if g.secret != "" {
 		ref, err := parseRef("--git-secret", g.secret)
 		if err != nil {
-			return nil, usageError(err)
+			return nil, usageErr(err)
 		}
 		client, err := kubernetes.NewForConfig(cfg)
 		if err != nil {

@@ -71,15 +71,15 @@ func newRunCommand() *cobra.Command {
 func (o *runOptions) run(ctx context.Context) error {
 	log, err := newLogger(o.logLevel)
 	if err != nil {
-		return usageError(err)
+		return usageErr(err)
 	}
 	kustomization, err := parseRef("--flux-kustomization", o.fluxKustomiz)
 	if err != nil {
-		return usageError(err)
+		return usageErr(err)
 	}
 	source, err := parseRef("--flux-source", o.fluxSource)
 	if err != nil {
-		return usageError(err)
+		return usageErr(err)
 	}
 	opts, err := o.in.options(log)
 	if err != nil {
@@ -206,6 +206,3 @@ func healthHandler(ready func() error) http.Handler {
 	})
 	return mux
 }
-
-// usageError marks bad flags: exit status 2.
-func usageError(err error) error { return &exitError{code: 2, err: err} }

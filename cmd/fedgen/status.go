@@ -52,7 +52,7 @@ type statusRow struct {
 func (o *statusOptions) run(ctx context.Context, w io.Writer) error {
 	kustomization, err := parseRef("--flux-kustomization", o.kustomization)
 	if err != nil {
-		return usageError(err)
+		return usageErr(err)
 	}
 	cfg, err := loadLocalConfig(o.kubeconfig)
 	if err != nil {
