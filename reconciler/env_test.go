@@ -68,7 +68,7 @@ var envCounter atomic.Int32
 // every cluster), Link namespace, Git repository and Flux objects, so tests
 // never see each other's objects.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	id     string
 	ns     string // the members' namespace
@@ -86,7 +86,7 @@ type envConfig struct{ fluxPath string }
 // fedgen's folder.
 func withFluxPath(path string) envOption { return func(c *envConfig) { c.fluxPath = path } }
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the local clusters; skipped by -short")
@@ -314,7 +314,7 @@ func (e *env) start(mutate ...func(*reconciler.Options)) (stop func()) {
 	return stop
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
