@@ -23,10 +23,9 @@ bin="${FEDGEN_BIN_DIR:-$root/bin}"
 cache="${FEDGEN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fedgen-tools}"
 go="${GO:-go}"
 
-# The wrapper modules stand alone: never let a go.work or the caller's
-# -mod flag pull them into another build list.
+# The wrapper modules stand alone: never let a go.work pull them into
+# another build list.
 export GOWORK=off
-export GOFLAGS="${GOFLAGS:-} -trimpath"
 
 # tool | wrapper folder | module whose version names the build | package | extra build flags | rough build time on 2 cores
 tools=(
@@ -83,12 +82,15 @@ build_tool() {
 build_into() {
 	local name="$1" version="$2" wrapper="$3" mod="$4" pkg="$5" flags="$6" eta="$7" dest="$8"
 	[ -x "$dest/$name" ] && return 0 # built by a concurrent run meanwhile
-	log "building $name $version (not in cache $dest); takes $eta on 2 cores"
+	log "building $name $version (not in cache $dest); takes $eta on 2 cores with a cold Go build cache, seconds with a warm one"
 	local tmp start
 	tmp="$(mktemp -d "$cache/.$name.XXXXXX")"
+	chmod 755 "$tmp"
 	start=$SECONDS
 	# shellcheck disable=SC2086 # flags is a word list on purpose
-	if ! (cd "$wrapper" && "$go" build $flags -o "$tmp/$name" "$pkg"); then
+	# -buildvcs=false: the wrappers live in the fedgen checkout, whose commit
+	# says nothing about the tool.
+	if ! (cd "$wrapper" && "$go" build -trimpath -buildvcs=false $flags -o "$tmp/$name" "$pkg"); then
 		rm -rf "$tmp"
 		log "building $name $version failed"
 		return 1
@@ -129,10 +131,14 @@ main() {
 	# Flux's CRDs, both controllers' in one folder, once both are built.
 	if [ -n "${dirs[source-controller]:-}" ] && [ -n "${dirs[kustomize-controller]:-}" ]; then
 		local crds
-		crds="$cache/flux-crds-$(basename "${dirs[source-controller]}")-$(basename "${dirs[kustomize-controller]}" | sed 's/^kustomize-controller-//')"
+		local sc kc
+		sc="$(basename "${dirs[source-controller]}")"
+		kc="$(basename "${dirs[kustomize-controller]}")"
+		crds="$cache/flux-crds-source-${sc#source-controller-}-kustomize-${kc#kustomize-controller-}"
 		if [ ! -d "$crds" ]; then
 			local tmp
 			tmp="$(mktemp -d "$cache/.flux-crds.XXXXXX")"
+			chmod 755 "$tmp"
 			cp "${dirs[source-controller]}"/crds/*.yaml "${dirs[kustomize-controller]}"/crds/*.yaml "$tmp/"
 			mv -T "$tmp" "$crds" 2>/dev/null || rm -rf "$tmp" # a concurrent run won
 		fi
