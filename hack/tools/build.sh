@@ -87,17 +87,21 @@ build_into() {
 	tmp="$(mktemp -d "$cache/.$name.XXXXXX")"
 	chmod 755 "$tmp"
 	start=$SECONDS
-	# shellcheck disable=SC2086 # flags is a word list on purpose
 	# -buildvcs=false: the wrappers live in the fedgen checkout, whose commit
-	# says nothing about the tool.
+	# says nothing about the tool. $flags is a word list on purpose.
+	# shellcheck disable=SC2086
 	if ! (cd "$wrapper" && "$go" build -trimpath -buildvcs=false $flags -o "$tmp/$name" "$pkg"); then
 		rm -rf "$tmp"
 		log "building $name $version failed"
 		return 1
 	fi
-	if [ -d "$(cd "$wrapper" && "$go" list -m $flags -f '{{.Dir}}' "$mod")/config/crd/bases" ]; then
+	# Controllers ship their CRDs in the module: keep a copy with the binary.
+	local moddir
+	# shellcheck disable=SC2086
+	moddir="$(cd "$wrapper" && "$go" list -m $flags -f '{{.Dir}}' "$mod")"
+	if [ -d "$moddir/config/crd/bases" ]; then
 		mkdir -p "$tmp/crds"
-		cp "$(cd "$wrapper" && "$go" list -m $flags -f '{{.Dir}}' "$mod")"/config/crd/bases/*.yaml "$tmp/crds/"
+		cp "$moddir"/config/crd/bases/*.yaml "$tmp/crds/"
 		chmod u+w "$tmp/crds"/*.yaml
 	fi
 	rm -rf "$dest"
@@ -130,8 +134,7 @@ main() {
 
 	# Flux's CRDs, both controllers' in one folder, once both are built.
 	if [ -n "${dirs[source-controller]:-}" ] && [ -n "${dirs[kustomize-controller]:-}" ]; then
-		local crds
-		local sc kc
+		local crds sc kc
 		sc="$(basename "${dirs[source-controller]}")"
 		kc="$(basename "${dirs[kustomize-controller]}")"
 		crds="$cache/flux-crds-source-${sc#source-controller-}-kustomize-${kc#kustomize-controller-}"
