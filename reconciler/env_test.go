@@ -13,14 +13,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/internal/gitrepo"
@@ -37,6 +40,7 @@ const folder = "clusters/west/federation"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
 	if testing.Short() {
 		os.Exit(m.Run())
 	}
@@ -63,6 +67,10 @@ func TestMain(m *testing.M) {
 }
 
 var envCounter atomic.Int32
+
+// testLabel carries the test's id on its member Services; the Links and
+// the local selector of the test's fedgen require it.
+const testLabel = "fedgen.io/test"
 
 // env is one test's corner of the fleet: its own member namespace (in
 // every cluster), Link namespace, Git repository and Flux objects, so tests
@@ -151,8 +159,10 @@ func (e *env) link(cluster string, mutate ...func(*mcv1alpha3.Link)) {
 			TargetClusterDomain:           "cluster.local",
 			TargetClusterLinkerdNamespace: "linkerd",
 			ClusterCredentialsSecret:      secret.Name,
+			// The test's own label too: tests share the clusters,
+			// and a test's fedgen must not see another's members.
 			FederatedServiceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"mirror.linkerd.io/federated": "member"},
+				MatchLabels: map[string]string{"mirror.linkerd.io/federated": "member", testLabel: e.id},
 			},
 		},
 	}
@@ -190,7 +200,7 @@ func (e *env) deploy(cluster string, m member) {
 	if m.ports == nil {
 		m.ports = httpPort(8080)
 	}
-	labels := map[string]string{"app": m.name}
+	labels := map[string]string{"app": m.name, testLabel: e.id}
 	if !m.notMember {
 		labels["mirror.linkerd.io/federated"] = "member"
 	}
@@ -279,6 +289,7 @@ func (e *env) options() reconciler.Options {
 		Local:             fleet.Cluster("west").Config(),
 		ClusterName:       "west",
 		LinkNamespace:     e.linkNS,
+		LocalSelector:     labels.SelectorFromSet(labels.Set{"mirror.linkerd.io/federated": "member", testLabel: e.id}),
 		Git:               gitrepo.Options{URL: e.url, Branch: "main", Path: folder},
 		Debounce:          200 * time.Millisecond,
 		FluxKustomization: &types.NamespacedName{Namespace: localcluster.FluxNamespace, Name: e.repo},
@@ -340,25 +351,27 @@ func (e *env) eventually(what string, d time.Duration, cond func() (bool, string
 	}
 }
 
-// gitLog returns the subjects (newest first) of the commits on main.
+// gitLog returns one formatted entry per commit on main, newest first.
 func (e *env) gitLog(format string) []string {
 	e.t.Helper()
-	out, err := exec.Command("git", "--git-dir", fleet.Git().RepoPath(e.repo), "log", "--format="+format, "main").CombinedOutput()
+	out, err := exec.Command("git", "--git-dir", fleet.Git().RepoPath(e.repo), "log", "-z", "--format="+format, "main").CombinedOutput()
 	if err != nil {
 		if strings.Contains(string(out), "does not have any commits") || strings.Contains(string(out), "unknown revision") {
 			return nil
 		}
 		e.t.Fatalf("git log: %v: %s", err, out)
 	}
-	s := strings.TrimSpace(string(out))
-	if s == "" {
-		return nil
+	var entries []string
+	for _, part := range strings.Split(string(out), "\x00") {
+		if p := strings.TrimSpace(part); p != "" {
+			entries = append(entries, p)
+		}
 	}
-	return strings.Split(s, "\x00")
+	return entries
 }
 
 // commits returns the full messages of the commits on main, newest first.
-func (e *env) commits() []string { return e.gitLog("%B%x00") }
+func (e *env) commits() []string { return e.gitLog("%B") }
 
 // linkStatus reads the fedgen entries of a Link's federatedServices.
 func (e *env) linkStatus(link string) []mcv1alpha3.ServiceStatus {

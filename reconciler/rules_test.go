@@ -77,7 +77,7 @@ func TestInvalidMembersReportTheirReason(t *testing.T) {
 	e.createNamespace("north", e.ns+"-only")
 	c := e.cluster("north").Clientset()
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "lonely", Namespace: e.ns + "-only", Labels: map[string]string{"mirror.linkerd.io/federated": "member"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "lonely", Namespace: e.ns + "-only", Labels: map[string]string{"mirror.linkerd.io/federated": "member", testLabel: e.id}},
 		Spec:       corev1.ServiceSpec{Ports: httpPort(8080)},
 	}
 	if _, err := c.CoreV1().Services(svc.Namespace).Create(e.ctx, svc, metav1.CreateOptions{}); err != nil {
