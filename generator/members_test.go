@@ -19,6 +19,8 @@ func TestMemberRules(t *testing.T) {
 		cluster     string
 		namespaces  []string
 		createNS    bool
+		include     []string // Options.Namespaces
+		exclude     []string // Options.ExcludeNamespaces
 		wantJoined  bool
 		wantReason  string
 		wantMessage string
@@ -55,12 +57,23 @@ func TestMemberRules(t *testing.T) {
 		name: "a cluster name that cannot be a label value or name part: InvalidService",
 		svc:  member("mc-demo", "bb"), cluster: "East_1",
 		wantReason: ReasonInvalidService, wantMessage: `cluster name "East_1" is not a valid DNS-1123 label`,
+	}, {
+		name: "a member in an excluded namespace: InvalidService, even when the namespace exists",
+		svc:  member("kube-system", "dns"), exclude: []string{"kube-system", "fedgen"}, createNS: true,
+		wantReason: ReasonInvalidService, wantMessage: `namespace "kube-system" is excluded from federation (--exclude-namespaces)`,
+	}, {
+		name: "a member outside the federated namespaces: InvalidService",
+		svc:  member("mc-demo", "bb"), include: []string{"apps"},
+		wantReason: ReasonInvalidService, wantMessage: `namespace "mc-demo" is not one of the federated namespaces (--namespaces)`,
+	}, {
+		name: "a member in one of the federated namespaces joins",
+		svc:  member("mc-demo", "bb"), include: []string{"apps", "mc-demo"}, exclude: []string{"kube-system"}, wantJoined: true,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cluster := cmpOr(tt.cluster, "east")
 			out := mustRender(t, Input{
-				Options:    Options{LocalCluster: "west", CreateNamespaces: tt.createNS},
+				Options:    Options{LocalCluster: "west", CreateNamespaces: tt.createNS, Namespaces: tt.include, ExcludeNamespaces: tt.exclude},
 				Namespaces: []string{"mc-demo"},
 				Clusters:   []Cluster{one(cluster, link("east", time.Hour), tt.svc)},
 			})

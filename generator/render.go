@@ -63,7 +63,7 @@ func RenderService(opts Options, in ServiceInput) *ServiceOutput {
 	for i, m := range members {
 		r := &results[i]
 		r.Cluster, r.Namespace, r.Name, r.FederatedName = m.Cluster, in.Namespace, in.Name, fedName
-		r.Reason, r.Message = checkMember(m, in.NamespaceExists, opts.CreateNamespaces)
+		r.Reason, r.Message = checkMember(m, in.NamespaceExists, opts)
 		if r.Reason == "" {
 			r.Joined, r.File = true, file
 			joined = append(joined, i)

@@ -170,7 +170,7 @@ func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
 
 // checkMember applies the rules of SPEC §2.3 that keep a member out; an
 // empty reason means the member may join.
-func checkMember(m *ClusterMember, namespaceExists, createNamespaces bool) (reason, message string) {
+func checkMember(m *ClusterMember, namespaceExists bool, opts Options) (reason, message string) {
 	svc := m.Service
 	switch {
 	case !isDNSLabel(m.Cluster):
@@ -186,7 +186,11 @@ func checkMember(m *ClusterMember, namespaceExists, createNamespaces bool) (reas
 		return ReasonInvalidService, "Service has no namespace"
 	case len(svc.Spec.Ports) == 0:
 		return ReasonInvalidService, "Service without ports cannot join federated service"
-	case !namespaceExists && !createNamespaces:
+	case slices.Contains(opts.ExcludeNamespaces, svc.Namespace):
+		return ReasonInvalidService, fmt.Sprintf("namespace %q is excluded from federation (--exclude-namespaces)", svc.Namespace)
+	case len(opts.Namespaces) > 0 && !slices.Contains(opts.Namespaces, svc.Namespace):
+		return ReasonInvalidService, fmt.Sprintf("namespace %q is not one of the federated namespaces (--namespaces)", svc.Namespace)
+	case !namespaceExists && !opts.CreateNamespaces:
 		// Upstream's message, word for word.
 		return ReasonMissingNamespace, "Namespace does not exist"
 	}

@@ -52,6 +52,14 @@ type Options struct {
 	// CreateNamespaces (--create-namespaces) writes the Namespace of each
 	// federated Service, and lifts the MissingNamespace rule.
 	CreateNamespaces bool
+	// Namespaces (--namespaces), when not empty, are the only namespaces
+	// whose members may join; members elsewhere are InvalidService.
+	Namespaces []string
+	// ExcludeNamespaces (--exclude-namespaces) are namespaces whose members
+	// never join (InvalidService): a linked cluster must not be able to
+	// put endpoints behind a Service in kube-system or in fedgen's own
+	// namespace just by labelling a Service there.
+	ExcludeNamespaces []string
 }
 
 // Cluster is one cluster's members: the local cluster, or the target of a Link.

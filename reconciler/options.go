@@ -13,6 +13,7 @@ package reconciler
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -32,6 +33,17 @@ const (
 	DefaultProbeInterval    = 10 * time.Second
 	DefaultSyncTimeout      = time.Minute
 )
+
+// ExcludedNamespaces is the default of --exclude-namespaces: the cluster's
+// system namespaces and, when known, the namespace fedgen runs in. A linked
+// cluster labelling a Service there must not get endpoints into it.
+func ExcludedNamespaces(own string) []string {
+	out := []string{"kube-node-lease", "kube-public", "kube-system"}
+	if own != "" && !slices.Contains(out, own) {
+		out = append(out, own)
+	}
+	return out
+}
 
 // Options configure a Reconciler; `fedgen run` binds them to flags.
 type Options struct {
@@ -102,6 +114,10 @@ func (o *Options) setDefaults() {
 		o.Now = time.Now
 	}
 	o.Generator.LocalCluster = o.ClusterName
+	if o.Generator.ExcludeNamespaces == nil {
+		// nil is "not set"; an empty list excludes nothing.
+		o.Generator.ExcludeNamespaces = ExcludedNamespaces("")
+	}
 }
 
 func (o *Options) validate() error {

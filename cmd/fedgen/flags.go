@@ -33,6 +33,8 @@ type inputFlags struct {
 	allowExec        bool
 	unreachableGrace time.Duration
 	probeInterval    time.Duration
+	namespaces       []string
+	excludeNS        []string
 	gen              generatorFlags
 }
 
@@ -44,6 +46,8 @@ func (f *inputFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.allowExec, "allow-exec-credentials", false, "let Links' kubeconfigs run exec credential plugins and auth providers")
 	fs.DurationVar(&f.unreachableGrace, "unreachable-grace", reconciler.DefaultUnreachableGrace, "keep an unreachable cluster's endpoints this long before withdrawing them")
 	fs.DurationVar(&f.probeInterval, "probe-interval", reconciler.DefaultProbeInterval, "how often linked clusters are probed")
+	fs.StringSliceVar(&f.namespaces, "namespaces", nil, "only members in these namespaces join (default: every namespace not excluded)")
+	fs.StringSliceVar(&f.excludeNS, "exclude-namespaces", reconciler.ExcludedNamespaces(ownNamespace()), "members in these namespaces never join (InvalidService); the default holds fedgen's own namespace when it runs in a cluster")
 	f.gen.bind(fs)
 }
 
@@ -64,6 +68,7 @@ func (f *inputFlags) options(log *slog.Logger) (reconciler.Options, error) {
 	if err != nil {
 		return reconciler.Options{}, err
 	}
+	genOpts.Namespaces, genOpts.ExcludeNamespaces = f.namespaces, f.excludeNS
 	return reconciler.Options{
 		Local:                cfg,
 		ClusterName:          f.clusterName,
@@ -145,6 +150,20 @@ func parseRef(flag, v string) (*types.NamespacedName, error) {
 		return nil, fmt.Errorf("%s must be namespace/name, got %q", flag, v)
 	}
 	return &types.NamespacedName{Namespace: ns, Name: name}, nil
+}
+
+// ownNamespace is the namespace fedgen runs in: $POD_NAMESPACE (set from
+// the downward API), else the service account's namespace file; "" outside
+// a cluster.
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func loadLocalConfig(path string) (*rest.Config, error) {
