@@ -36,6 +36,14 @@ func (r *Repo) Push(ctx context.Context) error {
 // objects are the commits not yet on the remote and, per commit, the tree
 // entries that differ from its parent's tree.
 func (r *Repo) push(ctx context.Context, branch string) (bool, error) {
+	return r.pushRef(ctx, branch, false)
+}
+
+// pushRef is push; with force, the remote branch may be replaced by a
+// history that does not contain it (only review branches are ever forced).
+// Even then the update names the remote head it replaces, so a concurrent
+// push to the same branch still makes it fail rather than being lost.
+func (r *Repo) pushRef(ctx context.Context, branch string, force bool) (bool, error) {
 	head, err := r.refHash(r.localRef(branch))
 	if err != nil || head.IsZero() {
 		return false, err
@@ -84,7 +92,7 @@ func (r *Repo) push(ctx context.Context, branch string) (bool, error) {
 			return false, err
 		}
 	}
-	if !fastForward {
+	if !fastForward && !force {
 		return false, fmt.Errorf("pushing %s: %w: the remote branch moved to %s", branch, ErrPushRejected, remote)
 	}
 

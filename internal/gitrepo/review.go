@@ -1,0 +1,140 @@
+package gitrepo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// ReviewResult is the outcome of Propose.
+type ReviewResult struct {
+	// Base is the head of the followed branch (Options.Branch) the
+	// proposal was computed against; ZeroHash when that branch is empty.
+	Base plumbing.Hash
+	// Head is the head of the review branch afterwards; ZeroHash when the
+	// branch does not exist.
+	Head plumbing.Hash
+	// Proposed is true when the files differ from the followed branch's
+	// folder: the review branch holds a change still to be merged. False
+	// means the followed branch already holds exactly the files.
+	Proposed bool
+	// Changed is true when a commit was made.
+	Changed bool
+	// Change is what that commit changes relative to its parent, and
+	// Message its message.
+	Change  Change
+	Message string
+	// Pushed is true when the remote review branch now points at Head
+	// because of this call.
+	Pushed bool
+	// Rebuilt is true when the review branch was recreated on Base (the
+	// followed branch moved, or the branch did not exist): the push
+	// replaced whatever the remote branch held.
+	Rebuilt bool
+}
+
+// Propose makes the review branch hold files in the owned folder, for a
+// pull request into the followed branch (Options.Branch), which it never
+// writes.
+//
+// The review branch stays based on the followed branch: while the
+// followed branch's head is an ancestor of the review head, a change is
+// committed on top of the review head and pushed as a fast-forward;
+// when the followed branch has moved (someone merged), the branch is
+// rebuilt as one commit on the new head and force-pushed — that branch
+// only. When the followed branch already holds exactly files (the change
+// was merged, by any means), nothing is committed and Proposed is false.
+//
+// message is called for the commit made, with what it changes.
+func (r *Repo) Propose(ctx context.Context, branch string, files map[string][]byte, message MessageFunc) (ReviewResult, error) {
+	if branch == r.opts.Branch {
+		return ReviewResult{}, fmt.Errorf("the review branch must differ from the followed branch %q", branch)
+	}
+	if err := plumbing.NewBranchReferenceName(branch).Validate(); err != nil {
+		return ReviewResult{}, fmt.Errorf("invalid review branch name %q: %w", branch, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	baseBranch := r.opts.Branch
+	if err := r.fetch(ctx, baseBranch); err != nil {
+		return ReviewResult{}, err
+	}
+	if err := r.resetToRemote(baseBranch); err != nil {
+		return ReviewResult{}, err
+	}
+	if err := r.fetch(ctx, branch); err != nil {
+		return ReviewResult{}, err
+	}
+	base, err := r.refHash(r.trackingRef(baseBranch))
+	if err != nil {
+		return ReviewResult{}, err
+	}
+	review, err := r.refHash(r.trackingRef(branch))
+	if err != nil {
+		return ReviewResult{}, err
+	}
+	res := ReviewResult{Base: base, Head: review}
+
+	baseFolder, err := r.folderTreeAt(base)
+	if err != nil {
+		return res, err
+	}
+	newFolder, err := buildFolder(r.storer, files)
+	if err != nil {
+		return res, err
+	}
+	if newFolder == baseFolder {
+		return res, nil // merged already: nothing to propose
+	}
+	res.Proposed = true
+
+	// Build on the review head while it contains the base; otherwise
+	// start again from the base.
+	parent := base
+	if !review.IsZero() {
+		onBase := base.IsZero()
+		if !onBase {
+			if onBase, err = r.isAncestor(base, review); err != nil {
+				return res, err
+			}
+		}
+		if onBase {
+			parent = review
+		}
+	}
+	res.Rebuilt = parent != review
+	if err := r.setRef(r.localRef(branch), parent); err != nil {
+		return res, err
+	}
+	var msg string
+	record := func(c Change) string {
+		if message != nil {
+			msg = message(c)
+		}
+		return msg
+	}
+	cres, err := r.commitOn(ctx, branch, files, record)
+	if err != nil {
+		return res, err
+	}
+	res.Head, res.Changed, res.Change, res.Message = cres.Commit, cres.Changed, cres.Change, msg
+	pushed, err := r.pushRef(ctx, branch, res.Rebuilt)
+	res.Pushed = pushed
+	if err != nil {
+		// The local review ref is rebuilt from the remote at the next
+		// call; nothing half-done stays.
+		return res, err
+	}
+	return res, nil
+}
+
+// ReviewHead is the review branch's head as last fetched or pushed by
+// Propose (ZeroHash when unknown).
+func (r *Repo) ReviewHead(branch string) plumbing.Hash {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h, _ := r.refHash(r.trackingRef(branch))
+	return h
+}
