@@ -1,0 +1,155 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
+)
+
+// fedgenProcess is `fedgen run` as a child process.
+type fedgenProcess struct {
+	cmd     *exec.Cmd
+	logPath string
+	health  string
+	done    chan struct{}
+	mu      sync.Mutex
+	err     error
+}
+
+// exited reports the process's end, or nil while it runs.
+func (p *fedgenProcess) exited() error {
+	select {
+	case <-p.done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return fmt.Errorf("fedgen exited: %v; last lines of %s:\n%s", p.err, p.logPath, tail(p.logPath, 15))
+	default:
+		return nil
+	}
+}
+
+// stop sends SIGTERM, as Kubernetes would, and kills after 10 s.
+func (p *fedgenProcess) stop() {
+	if p.exited() != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// serviceAccountKubeconfig writes a kubeconfig for fedgen's ServiceAccount
+// in west (what the Deployment gets in-cluster), with a token from the
+// TokenRequest API, so fedgen runs with config/rbac's permissions only.
+func (d *Demo) serviceAccountKubeconfig(ctx context.Context) (string, error) {
+	west := d.fleet.Cluster(Local)
+	tok, err := west.Clientset().CoreV1().ServiceAccounts(fedgenNS).CreateToken(ctx, "fedgen",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(24 * 3600))}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("requesting a token for ServiceAccount %s/fedgen: %w", fedgenNS, err)
+	}
+	user := "system:serviceaccount:" + fedgenNS + ":fedgen"
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[Local] = &clientcmdapi.Cluster{Server: west.Server(), CertificateAuthorityData: west.CAData()}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.Contexts[Local] = &clientcmdapi.Context{Cluster: Local, AuthInfo: user}
+	cfg.CurrentContext = Local
+	p := filepath.Join(d.fleet.Dir(), "fedgen-west.kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, p); err != nil {
+		return "", fmt.Errorf("writing fedgen's kubeconfig: %w", err)
+	}
+	return p, nil
+}
+
+// startFedgen runs `fedgen run` with the flags a user would type.
+func (d *Demo) startFedgen(kubeconfig string) error {
+	metrics, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	health, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	args := []string{"run",
+		"--kubeconfig=" + kubeconfig,
+		"--cluster-name=" + Local,
+		"--link-namespace=" + LinkNamespace,
+		"--git-url=" + d.url,
+		"--git-branch=main",
+		"--git-path=" + Folder,
+		"--flux-kustomization=flux-system/federation",
+		"--flux-source=flux-system/fleet",
+		"--leader-elect",
+		"--leader-election-namespace=" + fedgenNS,
+		"--metrics-addr=" + metrics,
+		"--health-addr=" + health,
+	}
+	d.cmd("fedgen %s &", strings.Join(args, " \\\n    "))
+	logPath := filepath.Join(d.fleet.Dir(), "fedgen.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(d.opts.Fedgen, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, and killed with the demo even if the demo is
+	// killed: like the fleet's servers, fedgen never outlives it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("starting %s: %w", d.opts.Fedgen, err)
+	}
+	p := &fedgenProcess{cmd: cmd, logPath: logPath, health: health, done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		logf.Close()
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
+		close(p.done)
+	}()
+	d.fedgen = p
+	d.say("fedgen pid %d, log %s, metrics http://%s/metrics", cmd.Process.Pid, logPath, metrics)
+	return nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// tail is the last n lines of a file.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
