@@ -82,7 +82,7 @@ func (r *Reconciler) publish(ctx context.Context) error {
 		return errNotReady
 	}
 	start := time.Now()
-	out, err := generator.Render(generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters})
+	out, err := r.render(generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters})
 	if err != nil {
 		return err
 	}
@@ -100,6 +100,9 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	sort.Strings(clusters)
 	msg := func(ch gitrepo.Change) string { return commitMessage(ch, out, r.opts.ClusterName, clusters) }
 
+	if r.reviewing() {
+		return r.publishReview(ctx, snap, out, msg)
+	}
 	start = time.Now()
 	res, err := r.repo.Publish(ctx, out.Files, msg)
 	r.opts.Metrics.PublishDuration.Observe(time.Since(start).Seconds())

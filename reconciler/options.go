@@ -67,6 +67,9 @@ type Options struct {
 	FluxKustomization *types.NamespacedName
 	// FluxSource is the GitRepository to annotate after a push (--flux-source).
 	FluxSource *types.NamespacedName
+	// Review is review mode (--push-branch, --review-hook); its zero
+	// value pushes to the followed branch directly.
+	Review ReviewOptions
 	// UnreachableGrace keeps an unreachable cluster's endpoints this long
 	// (--unreachable-grace).
 	UnreachableGrace time.Duration
@@ -114,6 +117,7 @@ func (o *Options) setDefaults() {
 		o.Now = time.Now
 	}
 	o.Generator.LocalCluster = o.ClusterName
+	o.Review.setDefaults()
 	if o.Generator.ExcludeNamespaces == nil {
 		// nil is "not set"; an empty list excludes nothing.
 		o.Generator.ExcludeNamespaces = ExcludedNamespaces("")
@@ -129,6 +133,9 @@ func (o *Options) validate() error {
 	}
 	if err := o.Generator.Validate(); err != nil {
 		return fmt.Errorf("generator options: %w", err)
+	}
+	if err := o.Review.validate(o.Git.Branch); err != nil {
+		return err
 	}
 	return nil
 }

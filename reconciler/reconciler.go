@@ -19,6 +19,7 @@ import (
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/internal/gitrepo"
 	"github.com/fedgen/fedgen/internal/kubeconfig"
+	"github.com/fedgen/fedgen/internal/rendercache"
 	"github.com/fedgen/fedgen/reconciler/flux"
 	"github.com/fedgen/fedgen/reconciler/members"
 )
@@ -45,6 +46,11 @@ type Reconciler struct {
 	kustom    *flux.KustomizationState
 	folders   map[string]map[string][]byte // folder content by commit hash
 	published bool                         // a render was published at least once
+	rv        reviewState                  // review mode (review.go)
+
+	// renderCache holds the renderings of unchanged federated Services
+	// (loop state too).
+	renderCache *rendercache.Cache
 
 	health health
 }
@@ -141,8 +147,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer r.rv.hookWG.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if r.reviewing() {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.pollFollowedBranch(ctx) }()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -66,6 +66,9 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 	if r.pushed != nil {
 		state.Pushed = &linkstatus.Revision{Commit: r.pushed.commit, Files: r.pushed.files}
 	}
+	if h := r.rv.head; h != nil {
+		state.Review = &linkstatus.Revision{Commit: h.commit, Files: h.files}
+	}
 	for name, st := range snap.States {
 		if st.Link == "" {
 			continue // the local cluster has no Link to report on

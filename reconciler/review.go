@@ -1,0 +1,286 @@
+package reconciler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/reconciler/flux"
+	"github.com/fedgen/fedgen/reconciler/members"
+)
+
+// Defaults of ReviewOptions.
+const (
+	DefaultReviewPollInterval = 30 * time.Second
+	DefaultReviewHookTimeout  = 10 * time.Second
+)
+
+// ReviewOptions configure review mode: fedgen proposes its changes on a
+// branch of their own, for a pull request, instead of pushing to the
+// branch Flux follows.
+type ReviewOptions struct {
+	// Branch is the review branch (--push-branch); empty: review mode is
+	// off. It is based on Options.Git.Branch, the branch Flux follows,
+	// which fedgen then never writes.
+	Branch string
+	// Hook, when set, receives an HTTP POST with a JSON ReviewEvent after
+	// each push of the review branch (--review-hook), for the forge
+	// automation that opens the pull request.
+	Hook string
+	// PollInterval is how often the followed branch is fetched to notice
+	// a merge (or other work) there. Default DefaultReviewPollInterval.
+	PollInterval time.Duration
+	// HookClient sends the hook's requests; default a client with a
+	// DefaultReviewHookTimeout timeout.
+	HookClient *http.Client
+}
+
+func (o *ReviewOptions) setDefaults() {
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultReviewPollInterval
+	}
+	if o.HookClient == nil {
+		o.HookClient = &http.Client{Timeout: DefaultReviewHookTimeout}
+	}
+}
+
+func (o *ReviewOptions) validate(followed string) error {
+	if o.Branch == "" {
+		if o.Hook != "" {
+			return fmt.Errorf("--review-hook needs --push-branch")
+		}
+		return nil
+	}
+	if o.Branch == followed || (followed == "" && o.Branch == gitrepo.DefaultBranch) {
+		return fmt.Errorf("--push-branch %q must differ from the branch Flux follows", o.Branch)
+	}
+	if o.Hook != "" {
+		u, err := url.Parse(o.Hook)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--review-hook must be an http(s) URL")
+		}
+	}
+	return nil
+}
+
+// ReviewEvent is the JSON body POSTed to the review hook after each push
+// of the review branch.
+type ReviewEvent struct {
+	// Branch is the review branch, Base the branch it is to be merged into.
+	Branch string `json:"branch"`
+	Base   string `json:"base"`
+	// Commit is the review branch's new head, BaseCommit the head of Base
+	// it is built on.
+	Commit     string `json:"commit"`
+	BaseCommit string `json:"baseCommit,omitempty"`
+	// Rebuilt is true when the branch was recreated on a moved base (the
+	// push replaced the branch).
+	Rebuilt bool `json:"rebuilt"`
+	// Path is fedgen's folder; Services the federated Services the new
+	// commit changes ("namespace/name").
+	Path     string   `json:"path"`
+	Services []string `json:"services"`
+	// Message is the new commit's message.
+	Message string `json:"message"`
+}
+
+// reviewState is the loop's view of the review branch.
+type reviewState struct {
+	// head is the review branch's head and files while it proposes a
+	// change; nil when the followed branch holds the current render.
+	head *publication
+	// hookWG waits for hook calls in flight when Run returns.
+	hookWG sync.WaitGroup
+}
+
+// reviewing reports whether review mode is on.
+func (r *Reconciler) reviewing() bool { return r.opts.Review.Branch != "" }
+
+// publishReview is publish in review mode: the render goes to the review
+// branch, and what Flux follows is only read.
+func (r *Reconciler) publishReview(ctx context.Context, snap members.Snapshot, out *generator.Output, msg gitrepo.MessageFunc) error {
+	start := time.Now()
+	res, err := r.repo.Propose(ctx, r.opts.Review.Branch, out.Files, msg)
+	r.opts.Metrics.PublishDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		r.publishFailed(snap, err)
+		return err
+	}
+	base := &publication{commit: res.Base.String()}
+	if !res.Base.IsZero() {
+		if base.files, err = r.repo.ReadFolderAt(res.Base); err != nil {
+			r.publishFailed(snap, err)
+			return fmt.Errorf("reading the followed branch: %w", err)
+		}
+		r.folders[base.commit] = base.files
+		r.pushed = base
+	} else {
+		r.pushed = nil
+	}
+	r.pushErr = nil
+	r.published = true
+	r.opts.Metrics.LastPublishOK.Set(1)
+	r.setHealth(true, nil)
+	r.rv.head = nil
+	if res.Proposed {
+		r.rv.head = &publication{commit: res.Head.String(), files: out.Files}
+	}
+	if res.Changed {
+		r.opts.Metrics.Commits.Inc()
+		r.opts.Log.Info("proposed", "branch", r.opts.Review.Branch, "commit", res.Head.String(),
+			"base", res.Base.String(), "rebuilt", res.Rebuilt,
+			"added", len(res.Change.Added), "modified", len(res.Change.Modified), "deleted", len(res.Change.Deleted))
+	}
+	if res.Pushed && r.opts.Review.Hook != "" {
+		ev := ReviewEvent{
+			Branch: r.opts.Review.Branch, Base: r.repo.Branch(),
+			Commit: res.Head.String(), Rebuilt: res.Rebuilt,
+			Path: r.repo.Path(), Services: changedServices(res.Change), Message: res.Message,
+		}
+		if !res.Base.IsZero() {
+			ev.BaseCommit = res.Base.String()
+		}
+		r.rv.hookWG.Add(1)
+		go func() {
+			defer r.rv.hookWG.Done()
+			r.callReviewHook(ctx, ev)
+		}()
+	}
+	return nil
+}
+
+// publishFailed records a failed publish for status, metrics, health and
+// the Links' Events.
+func (r *Reconciler) publishFailed(snap members.Snapshot, err error) {
+	r.pushErr = err
+	r.opts.Metrics.PublishErrors.WithLabelValues(gitrepo.Reason(err)).Inc()
+	r.opts.Metrics.LastPublishOK.Set(0)
+	r.setHealth(false, err)
+	for _, st := range snap.States {
+		r.linkEvent(st.Link, "Warning", gitrepo.Reason(err), "publishing the federation failed: "+err.Error())
+	}
+}
+
+// changedServices names the federated Services a change touches, from
+// their files' paths (<namespace>/<svc>-federated.yaml).
+func changedServices(c gitrepo.Change) []string {
+	var out []string
+	for _, group := range [][]string{c.Added, c.Modified, c.Deleted} {
+		for _, p := range group {
+			if name, ok := strings.CutSuffix(p, ".yaml"); ok && strings.Contains(name, "/") {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// callReviewHook POSTs ev to the hook, retrying a few times: the forge
+// automation may be restarting. A hook that keeps failing is logged; the
+// next push calls it again with the whole current proposal.
+func (r *Reconciler) callReviewHook(ctx context.Context, ev ReviewEvent) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		r.opts.Log.Error("encoding the review hook's body", "error", err)
+		return
+	}
+	delay := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := r.postReviewHook(ctx, body)
+		if err == nil {
+			r.opts.Log.Info("review hook called", "commit", ev.Commit, "services", len(ev.Services))
+			return
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			r.opts.Log.Warn("review hook failed", "attempts", attempt, "error", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+func (r *Reconciler) postReviewHook(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.opts.Review.Hook, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("building the request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "fedgen")
+	resp, err := r.opts.Review.HookClient.Do(req)
+	if err != nil {
+		// The URL may carry a token: say only which host failed.
+		return fmt.Errorf("posting to %s: %w", req.URL.Host, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("posting to %s: HTTP %d", req.URL.Host, resp.StatusCode)
+	}
+	return nil
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// pollFollowedBranch fetches the followed branch every PollInterval and
+// asks the loop to publish again when it moved: a merge of the review
+// branch (or of other work) changes the members' status and may need the
+// review branch rebuilt.
+func (r *Reconciler) pollFollowedBranch(ctx context.Context) {
+	t := time.NewTicker(r.opts.Review.PollInterval)
+	defer t.Stop()
+	last := r.repo.RemoteHead()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := r.repo.Fetch(ctx); err != nil {
+			if ctx.Err() == nil {
+				r.opts.Log.Warn("fetching the followed branch", "error", err)
+			}
+			continue
+		}
+		if head := r.repo.RemoteHead(); head != last {
+			r.opts.Log.Info("the followed branch moved", "branch", r.repo.Branch(), "from", short(last), "to", short(head))
+			last = head
+			signal(r.renderCh)
+			// fedgen did not push this, so nobody told Flux yet.
+			if src := r.opts.FluxSource; src != nil {
+				if err := flux.RequestReconcile(ctx, r.dyn, src.Namespace, src.Name, r.opts.Now()); err != nil {
+					r.opts.Log.Warn("asking Flux to fetch now", "gitRepository", src.String(), "error", err)
+				}
+			}
+		}
+	}
+}
+
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "none"
+	}
+	return h.String()[:7]
+}
