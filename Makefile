@@ -27,9 +27,12 @@ generate:
 	@hack/tools/build.sh controller-gen
 	$(BIN)/controller-gen object crd:crdVersions=v1 paths=./internal/apis/... output:crd:artifacts:config=config/crd
 
-## test: all tests, with the real local clusters
+## test: all tests, with the real local clusters; the reconciler's packages
+## (many goroutines around one loop) under the race detector
+RACE_PKGS := ./reconciler/...
 test: tools
-	FEDGEN_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 45m $(PKGS)
+	FEDGEN_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 45m $$($(GO) list $(PKGS) | grep -v '/reconciler')
+	FEDGEN_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 45m $(RACE_PKGS)
 
 ## unit: the fast tests only (no local clusters)
 unit:
