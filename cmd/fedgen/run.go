@@ -32,6 +32,7 @@ func init() { subcommands = append(subcommands, newRunCommand) }
 type runOptions struct {
 	in              inputFlags
 	git             gitFlags
+	review          reviewFlags
 	debounce        time.Duration
 	fluxKustomiz    string
 	fluxSource      string
@@ -58,6 +59,7 @@ func newRunCommand() *cobra.Command {
 	f := cmd.Flags()
 	o.in.bind(f)
 	o.git.bind(f)
+	o.review.bind(f)
 	f.DurationVar(&o.debounce, "debounce", reconciler.DefaultDebounce, "changes arriving within this window go into one commit")
 	f.StringVar(&o.fluxKustomiz, "flux-kustomization", "", "namespace/name of the Flux Kustomization that applies the folder")
 	f.StringVar(&o.fluxSource, "flux-source", "", "namespace/name of the Flux GitRepository to ask for an immediate fetch after a push")
@@ -90,6 +92,10 @@ func (o *runOptions) run(ctx context.Context) error {
 	if opts.Git, err = o.git.options(ctx, opts.Local); err != nil {
 		return err
 	}
+	if opts.Git.SigningKey, err = o.review.loadSigningKey(ctx, opts.Local); err != nil {
+		return err
+	}
+	opts.Review = o.review.options()
 	metrics := reconciler.NewMetrics()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
