@@ -133,7 +133,7 @@ type treeKey struct {
 type walker struct {
 	s     storer.EncodedObjectStorer
 	parts []string
-	trees map[treeKey]plumbing.Hash      // (tree at depth) → blob of the file below it
+	trees map[treeKey]plumbing.Hash       // (tree at depth) → blob of the file below it
 	files map[plumbing.Hash]plumbing.Hash // commit → blob
 }
 
