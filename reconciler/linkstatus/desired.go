@@ -66,6 +66,11 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		return cond(metav1.ConditionFalse, reason, message)
 	}
 
+	if u := cluster.Unreachable; u != nil && u.Withdrawn {
+		// A withdrawn cluster's members are not in the render at all:
+		// the reason is the cluster, not the member.
+		return notYet(ReasonClusterUnreachable, unreachableMessage(cluster.Name, u))
+	}
 	if !m.Joined {
 		if !validReason(m.Reason) {
 			return notYet(ReasonError, joinReason(m.Reason, m.Message))
