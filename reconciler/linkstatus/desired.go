@@ -110,6 +110,8 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		// and Flux will restore it at its next reconciliation.
 		return notYet(ReasonCommitted, fmt.Sprintf("applied in commit %s, Service %s/%s not in the cluster yet",
 			short(f.Applied.Commit), m.Namespace, m.FederatedName))
+	case holds(s.Pushed) && s.SourceFailed:
+		return notYet(ReasonApplyFailed, redact(joinReason(s.SourceReason, s.SourceMessage)))
 	case holds(s.Pushed):
 		return notYet(ReasonCommitted, fmt.Sprintf("pushed in commit %s, not applied yet", short(s.Pushed.Commit)))
 	case holds(s.Review):

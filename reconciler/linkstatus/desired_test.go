@@ -226,6 +226,17 @@ func ruleCases() []ruleCase {
 			want: []v1alpha3.LinkCondition{notApplied},
 		},
 		{
+			name: "pushed, but Flux's source refuses the branch (unsigned head): ApplyFailed with Flux's words",
+			state: func(s *State) {
+				s.Flux = Flux{Applied: revision(oldCommit, oldFile), Current: true, Ready: true}
+				s.SourceFailed = true
+				s.SourceReason = "InvalidCommitSignature"
+				s.SourceMessage = "signature verification of commit 'main@sha1:abc' failed: unable to verify Git commit"
+			},
+			want: []v1alpha3.LinkCondition{mirroredCond(metav1.ConditionFalse, ReasonApplyFailed,
+				"InvalidCommitSignature: signature verification of commit 'main@sha1:abc' failed: unable to verify Git commit")},
+		},
+		{
 			name: "on the review branch only: PendingReview",
 			state: func(s *State) {
 				s.Flux = Flux{}

@@ -84,6 +84,12 @@ type State struct {
 	Review *Revision
 	// Flux is the state of the Kustomization that applies the folder.
 	Flux Flux
+	// SourceFailed is set while Flux's GitRepository refuses the followed
+	// branch (a commit whose signature it cannot verify, a fetch error):
+	// nothing pushed since the applied revision can be applied.
+	// SourceReason and SourceMessage are Flux's.
+	SourceFailed                bool
+	SourceReason, SourceMessage string
 	// LocalServices holds ServiceKey(namespace, name) of the federated
 	// Services that exist in the local cluster.
 	LocalServices sets.Set[string]
