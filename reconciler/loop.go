@@ -82,7 +82,7 @@ func (r *Reconciler) publish(ctx context.Context) error {
 		return errNotReady
 	}
 	start := time.Now()
-	out, err := generator.Render(generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters})
+	out, err := r.render(generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/internal/gitrepo"
 	"github.com/fedgen/fedgen/internal/kubeconfig"
+	"github.com/fedgen/fedgen/internal/rendercache"
 	"github.com/fedgen/fedgen/reconciler/flux"
 	"github.com/fedgen/fedgen/reconciler/members"
 )
@@ -46,6 +47,10 @@ type Reconciler struct {
 	folders   map[string]map[string][]byte // folder content by commit hash
 	published bool                         // a render was published at least once
 	rv        reviewState                  // review mode (review.go)
+
+	// renderCache holds the renderings of unchanged federated Services
+	// (loop state too).
+	renderCache *rendercache.Cache
 
 	health health
 }
