@@ -36,7 +36,8 @@ type Reconciler struct {
 
 	renderCh chan struct{}
 	statusCh chan struct{}
-	forget   atomic.Bool // set by watches, read by the loop
+	forget   atomic.Bool                             // set by watches, read by the loop
+	source   atomic.Pointer[flux.GitRepositoryState] // set by watchSource, read by the loop
 
 	// Loop state, owned by the loop goroutine.
 	lastOut   *generator.Output
@@ -153,6 +154,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	if r.reviewing() {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.pollFollowedBranch(ctx) }()
+	}
+	if r.opts.FluxSource != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.watchSource(ctx) }()
 	}
 	wg.Add(1)
 	go func() {

@@ -66,6 +66,7 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 	if r.pushed != nil {
 		state.Pushed = &linkstatus.Revision{Commit: r.pushed.commit, Files: r.pushed.files}
 	}
+	r.fillSource(state)
 	if h := r.rv.head; h != nil {
 		state.Review = &linkstatus.Revision{Commit: h.commit, Files: h.files}
 	}
