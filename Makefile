@@ -51,5 +51,13 @@ golden:
 demo: tools build
 	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./examples/walkthrough/demo
 
+## bench: the benchmark suite at the issue's sizes (about 10 minutes on 2
+## cores); writes docs/benchmarks.md, and a CPU profile per scenario into
+## bin/bench-profiles for `go tool pprof`. To check the suite itself in a
+## minute: make bench BENCH_FLAGS=-scale=small BENCH_OUT=/tmp/bench.md
+BENCH_OUT ?= docs/benchmarks.md
+bench: tools
+	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./hack/bench -out $(BENCH_OUT) -cpuprofile $(BIN)/bench-profiles $(BENCH_FLAGS)
+
 clean:
 	rm -rf $(BIN)

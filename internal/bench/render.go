@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"time"
+
+	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/rendercache"
+)
+
+// RenderSize is one point of the render matrix.
+type RenderSize struct {
+	Clusters, Services, Endpoints int
+}
+
+func (s RenderSize) total() int { return s.Clusters * s.Services * s.Endpoints }
+
+// RenderConfig sizes scenario 1.
+type RenderConfig struct {
+	Sizes []RenderSize
+	// Incremental is how many one-member changes are rendered per size.
+	Incremental int
+}
+
+// DefaultRenderConfig is the matrix: 10, 50 and 100 clusters ×
+// 1,000 and 5,000 services × 10 endpoints per member.
+func DefaultRenderConfig() RenderConfig {
+	var sizes []RenderSize
+	for _, c := range []int{10, 50, 100} {
+		for _, s := range []int{1000, 5000} {
+			sizes = append(sizes, RenderSize{c, s, 10})
+		}
+	}
+	return RenderConfig{Sizes: sizes, Incremental: 30}
+}
+
+// Render is scenario 1: the full render of every size (time and peak heap
+// above the input), and the incremental re-render after one member's
+// change (rendercache, as the reconciler uses it).
+func Render(ctx context.Context, cfg RenderConfig) (*Table, error) {
+	t := &Table{
+		Title:   "1. Render",
+		Machine: ThisMachine(),
+		Header:  []string{"clusters × services × endpoints", "endpoints", "full render", "ns/endpoint", "peak heap (render)", "input heap", "files", "bytes written", "incremental p50", "incremental p99"},
+	}
+	start := time.Now()
+	var biggest RenderSize
+	var biggestFull, biggestInc time.Duration
+	for _, size := range cfg.Sizes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		runtime.GC()
+		before := heapBytes()
+		in := SyntheticInput(size.Clusters, size.Services, size.Endpoints)
+		runtime.GC()
+		inputHeap := heapBytes() - before
+
+		base := heapBytes()
+		peak := watchPeak()
+		t0 := time.Now()
+		out, err := generator.Render(in)
+		full := time.Since(t0)
+		peakHeap := peak() - base
+		if err != nil {
+			return nil, fmt.Errorf("rendering %v: %w", size, err)
+		}
+		if err := checkFull(out, size); err != nil {
+			return nil, err
+		}
+		written := 0
+		for _, b := range out.Files {
+			written += len(b)
+		}
+		out = nil
+
+		inc, err := incremental(&in, size, cfg.Incremental)
+		if err != nil {
+			return nil, err
+		}
+		p50, p99 := Percentiles(inc)
+		t.AddRow(fmt.Sprintf("%d × %s × %d", size.Clusters, thousands(size.Services), size.Endpoints), thousands(size.total()),
+			ms(full), fmt.Sprintf("%.0f", float64(full.Nanoseconds())/float64(size.total())), mb(peakHeap), mb(inputHeap),
+			thousands(size.Services+1), mb(uint64(written)), ms(p50), ms(p99))
+		if size.total() >= biggest.total() {
+			biggest, biggestFull, biggestInc = size, full, p50
+		}
+	}
+	t.Elapsed = time.Since(start)
+	if biggest.total() > 0 {
+		t.Goal(biggestFull < 15*time.Second, "full render of %d × %s × %d under 15 s: %s", biggest.Clusters, thousands(biggest.Services), biggest.Endpoints, ms(biggestFull))
+		t.Goal(biggestInc < 20*time.Millisecond, "incremental re-render of %d × %s × %d under 20 ms: p50 %s", biggest.Clusters, thousands(biggest.Services), biggest.Endpoints, ms(biggestInc))
+	}
+	t.Note("Full render is generator.Render of the whole input on %d cores; peak heap is the highest live heap during the render above the heap before it (sampled every 5 ms), input heap what the members' objects take.", runtime.GOMAXPROCS(0))
+	t.Note("Incremental: one member's EndpointSlice gets a new endpoint and resourceVersion, then rendercache.Render (the reconciler's renderer) renders that one federated Service again and reassembles the folder; %d changes per size. Each is checked to render exactly one service and to write the new address.", cfg.Incremental)
+	return t, nil
+}
+
+// checkFull checks a full render wrote every service and every endpoint.
+func checkFull(out *generator.Output, size RenderSize) error {
+	if got, want := len(out.Files), size.Services+1; got != want {
+		return fmt.Errorf("render %v: %d files, want %d", size, got, want)
+	}
+	written := 0
+	for _, s := range out.Services {
+		for _, n := range s.Endpoints {
+			written += n
+		}
+	}
+	if written != size.total() {
+		return fmt.Errorf("render %v: %d endpoints written, want %d", size, written, size.total())
+	}
+	return nil
+}
+
+// incremental warms a cache and times n one-member changes.
+func incremental(in *generator.Input, size RenderSize, n int) ([]time.Duration, error) {
+	c := rendercache.New()
+	prev, _, err := c.Render(*in)
+	if err != nil {
+		return nil, err
+	}
+	var d []time.Duration
+	for i := range n {
+		cluster, svc := (i*7+1)%size.Clusters, (i*131+3)%size.Services
+		ChangeEndpoint(in, cluster, svc, i)
+		t0 := time.Now()
+		out, st, err := c.Render(*in)
+		d = append(d, time.Since(t0))
+		if err != nil {
+			return nil, err
+		}
+		if st.Rendered != 1 {
+			return nil, fmt.Errorf("incremental render %v: rendered %d services, want 1", size, st.Rendered)
+		}
+		m := in.Clusters[cluster].Members[svc]
+		file := m.Service.Namespace + "/" + m.Service.Name + "-federated.yaml"
+		addr := m.Slices[0].Endpoints[0].Addresses[0]
+		if !bytes.Contains(out.Files[file], []byte("- "+addr+"\n")) {
+			return nil, fmt.Errorf("incremental render %v: %s does not hold the new address %s", size, file, addr)
+		}
+		if len(out.Files) != len(prev.Files) {
+			return nil, fmt.Errorf("incremental render %v: %d files, was %d", size, len(out.Files), len(prev.Files))
+		}
+		prev = out
+	}
+	return d, nil
+}
+
+var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+
+// heapBytes is the heap held by objects (live and not yet swept).
+func heapBytes() uint64 {
+	metrics.Read(heapSample)
+	return heapSample[0].Value.Uint64()
+}
+
+// watchPeak samples the heap every 5 ms until the returned function is
+// called, which returns the highest value seen.
+func watchPeak() func() uint64 {
+	var mu sync.Mutex
+	peak := heapBytes()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				metrics.Read(s)
+				mu.Lock()
+				peak = max(peak, s[0].Value.Uint64())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return max(peak, heapBytes())
+	}
+}

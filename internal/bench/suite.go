@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/fedgen/fedgen/internal/localcluster"
+)
+
+// SuiteOptions configure RunSuite.
+type SuiteOptions struct {
+	// Out, when set, receives the results as markdown.
+	Out string
+	// Scale is "full" (the issue's sizes) or "small" (a quick check).
+	Scale string
+	// Only lists the scenarios to run ("1,3"); empty runs all.
+	Only string
+	// ProfileDir, when set, receives a CPU profile per scenario.
+	ProfileDir string
+}
+
+// scenario is one numbered scenario of the suite.
+type scenario struct {
+	n     int
+	fleet bool // needs the local clusters
+	run   func(ctx context.Context, s *suite) (*Table, error)
+}
+
+type suite struct {
+	small bool
+	fleet *localcluster.Fleet
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{1, false, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := DefaultRenderConfig()
+			if s.small {
+				cfg = RenderConfig{Sizes: []RenderSize{{10, 100, 10}, {20, 500, 10}}, Incremental: 10}
+			}
+			return Render(ctx, cfg)
+		}},
+		{2, true, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := WatchConfig{Slices: 50000, MemberPercent: 1, Endpoints: 10, Namespaces: 10}
+			if s.small {
+				cfg.Slices = 2000
+			}
+			return WatchMemory(ctx, s.fleet, cfg)
+		}},
+		{3, false, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := CommitConfig{RepoFiles: []int{20000, 100000}, FolderFiles: 100, Rounds: 10}
+			if s.small {
+				cfg = CommitConfig{RepoFiles: []int{1000, 5000}, FolderFiles: 20, Rounds: 3}
+			}
+			return Commit(ctx, cfg)
+		}},
+		{4, true, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := ChurnConfig{Services: 10, PerSecond: 20, Duration: 60 * time.Second, Debounce: time.Second}
+			if s.small {
+				cfg.Duration = 5 * time.Second
+			}
+			return Churn(ctx, s.fleet, cfg)
+		}},
+		{5, true, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := E2EConfig{Runs: 30, Debounce: 100 * time.Millisecond}
+			if s.small {
+				cfg.Runs = 3
+			}
+			return EndToEnd(ctx, s.fleet, cfg)
+		}},
+		{6, true, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := BurstConfig{Services: 50, Runs: 5, Debounce: 100 * time.Millisecond}
+			if s.small {
+				cfg = BurstConfig{Services: 10, Runs: 2, Debounce: 100 * time.Millisecond}
+			}
+			return Burst(ctx, s.fleet, cfg)
+		}},
+	}
+}
+
+// RunSuite runs the scenarios, printing each table to w as it finishes,
+// and writes the markdown report to opts.Out. A scenario whose own checks
+// fail is reported and makes RunSuite return an error; timing never does.
+func RunSuite(ctx context.Context, opts SuiteOptions, w io.Writer) error {
+	ctrllog.SetLogger(logr.Discard())
+	s := &suite{small: opts.Scale == "small"}
+	if opts.Scale != "small" && opts.Scale != "full" {
+		return fmt.Errorf("unknown scale %q (full or small)", opts.Scale)
+	}
+	var picked []scenario
+	// The watch-memory scenario loads east with tens of thousands of
+	// slices: it runs last, so the others measure an ordinary cluster.
+	all := scenarios()
+	slices.SortStableFunc(all, func(a, b scenario) int { return cmp.Compare(runOrder(a.n), runOrder(b.n)) })
+	for _, sc := range all {
+		if opts.Only == "" || slices.Contains(strings.Split(opts.Only, ","), fmt.Sprint(sc.n)) {
+			picked = append(picked, sc)
+		}
+	}
+	begin := time.Now()
+	machine := ThisMachine()
+	fmt.Fprintf(w, "fedgen benchmarks, scale %s, on %s\n\n", opts.Scale, machine)
+	var tables []*Table
+	var failures []string
+	for _, sc := range picked {
+		if sc.fleet && s.fleet == nil {
+			t0 := time.Now()
+			fleet, err := localcluster.Start(ctx, localcluster.Options{
+				Clusters: []string{"west", "east"}, Flux: "west", GitServer: true, LinkCRD: localcluster.LinkCRDUpstream,
+			})
+			if err != nil {
+				return fmt.Errorf("starting the local clusters: %w", err)
+			}
+			defer fleet.Stop()
+			s.fleet = fleet
+			fmt.Fprintf(w, "local clusters (west with Flux, east, Git server) started in %s\n\n", time.Since(t0).Round(time.Millisecond))
+		}
+		stopProfile, err := startProfile(opts.ProfileDir, sc.n)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		t, err := sc.run(ctx, s)
+		stopProfile()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			msg := fmt.Sprintf("scenario %d failed its checks after %s: %v", sc.n, time.Since(t0).Round(time.Second), err)
+			fmt.Fprintln(w, msg)
+			failures = append(failures, msg)
+			continue
+		}
+		t.Text(w)
+		tables = append(tables, t)
+	}
+	total := time.Since(begin)
+	fmt.Fprintf(w, "suite took %s\n", total.Round(time.Second))
+	if opts.Out != "" {
+		if err := writeMarkdown(opts, machine, total, tables, failures); err != nil {
+			return err
+		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%d scenario(s) failed their checks", len(failures))
+	}
+	return nil
+}
+
+func runOrder(n int) int {
+	if n == 2 {
+		return 100
+	}
+	return n
+}
+
+func startProfile(dir string, n int) (func(), error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("scenario-%d.cpu.pprof", n)))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting the CPU profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func writeMarkdown(opts SuiteOptions, m Machine, total time.Duration, tables []*Table, failures []string) error {
+	var b strings.Builder
+	b.WriteString("# fedgen benchmarks\n\n")
+	b.WriteString("<!-- Written by `make bench` (go run ./hack/bench -out docs/benchmarks.md); edit the suite in internal/bench, not this file. -->\n\n")
+	fmt.Fprintf(&b, "Run at scale %q on %s (load average at start: %s); the whole suite took %s.\n\n", opts.Scale, m, m.Load, total.Round(time.Second))
+	for _, f := range failures {
+		fmt.Fprintf(&b, "**%s**\n\n", f)
+	}
+	tables = slices.Clone(tables)
+	slices.SortFunc(tables, func(a, b *Table) int { return cmp.Compare(a.Title, b.Title) })
+	for _, t := range tables {
+		t.Markdown(&b)
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.Out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(opts.Out, []byte(b.String()), 0o644)
+}
