@@ -15,11 +15,19 @@ import (
 // syncing.
 const notReadyRetry = 200 * time.Millisecond
 
+// syncedRetry is how soon a render is tried again when a watch reports a
+// change (a new member's slices synced, typically) while the loop waits
+// for notReadyRetry: a new member's endpoints then reach Git tens of
+// milliseconds after they are listed instead of a whole retry later. One
+// early try per failed try: a stream of changes cannot keep it waiting.
+const syncedRetry = 10 * time.Millisecond
+
 // loop is the only goroutine that renders, publishes and writes status.
 func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.KustomizationState) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	pending := false
+	waitingSync := false // the last try found watches syncing
 	backoff := time.Duration(0)
 	// Render once at start: a restart converges to the same tree, and
 	// commits nothing when nothing changed meanwhile.
@@ -34,12 +42,15 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 			if !pending {
 				pending = true
 				timer.Reset(r.opts.Debounce)
+			} else if waitingSync {
+				waitingSync = false
+				timer.Reset(syncedRetry)
 			}
 		case <-timer.C:
-			pending = false
+			pending, waitingSync = false, false
 			switch err := r.publish(ctx); {
 			case err == errNotReady:
-				pending = true
+				pending, waitingSync = true, true
 				timer.Reset(notReadyRetry)
 			case err != nil:
 				backoff = nextBackoff(backoff)
