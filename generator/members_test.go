@@ -58,6 +58,10 @@ func TestMemberRules(t *testing.T) {
 		svc:  member("mc-demo", "bb"), cluster: "East_1",
 		wantReason: ReasonInvalidService, wantMessage: `cluster name "East_1" is not a valid DNS-1123 label`,
 	}, {
+		name: "a cluster name holding -federated- would make slice names ambiguous: InvalidService",
+		svc:  member("mc-demo", "a"), cluster: "b-federated-east",
+		wantReason: ReasonInvalidService, wantMessage: `cluster name "b-federated-east" contains "-federated-", which would make its slice names ambiguous`,
+	}, {
 		name: "a member in an excluded namespace: InvalidService, even when the namespace exists",
 		svc:  member("kube-system", "dns"), exclude: []string{"kube-system", "fedgen"}, createNS: true,
 		wantReason: ReasonInvalidService, wantMessage: `namespace "kube-system" is excluded from federation (--exclude-namespaces)`,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Validate reports whether the options can be rendered with. It is the only
@@ -15,6 +16,8 @@ func (o Options) Validate() error {
 	} else if !isDNSLabel(o.LocalCluster) {
 		// The cluster name ends up in slice names and label values.
 		errs = append(errs, fmt.Errorf("local cluster name %q is not a valid DNS-1123 label", o.LocalCluster))
+	} else if strings.Contains(o.LocalCluster, clusterNameSeparator) {
+		errs = append(errs, fmt.Errorf("local cluster name %q must not contain %q", o.LocalCluster, clusterNameSeparator))
 	}
 	switch o.Endpoints {
 	case "", EndpointsSlices, EndpointsDiscovery:

@@ -30,6 +30,10 @@ func TestOptionsValidate(t *testing.T) {
 		opts:    Options{LocalCluster: "West_1"},
 		wantErr: `local cluster name "West_1" is not a valid DNS-1123 label`,
 	}, {
+		name:    "the local cluster name must not hold the slice name separator",
+		opts:    Options{LocalCluster: "a-federated-b"},
+		wantErr: `local cluster name "a-federated-b" must not contain "-federated-"`,
+	}, {
 		name:    "an unknown endpoints mode",
 		opts:    Options{LocalCluster: "west", Endpoints: "all"},
 		wantErr: `endpoints mode "all" is not one of "slices", "discovery"`,

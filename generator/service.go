@@ -168,6 +168,9 @@ func protocolOrTCP(p corev1.Protocol) corev1.Protocol {
 	return p
 }
 
+// clusterNameSeparator may not appear in cluster names (see checkMember).
+const clusterNameSeparator = "-federated-"
+
 // checkMember applies the rules of SPEC §2.3 that keep a member out; an
 // empty reason means the member may join.
 func checkMember(m *ClusterMember, namespaceExists bool, opts Options) (reason, message string) {
@@ -175,6 +178,14 @@ func checkMember(m *ClusterMember, namespaceExists bool, opts Options) (reason, 
 	switch {
 	case !isDNSLabel(m.Cluster):
 		return ReasonInvalidService, fmt.Sprintf("cluster name %q is not a valid DNS-1123 label", m.Cluster)
+	case strings.Contains(m.Cluster, clusterNameSeparator):
+		// Slice names are <svc>-federated-<cluster>-<family>-<n>: a
+		// cluster name holding "-federated-" could make another
+		// member's slice name ("a" in "b-federated-east" and
+		// "a-federated-b" in "east" both give
+		// a-federated-b-federated-east-ipv4-0), and kustomize refuses
+		// the whole folder over one duplicate.
+		return ReasonInvalidService, fmt.Sprintf("cluster name %q contains %q, which would make its slice names ambiguous", m.Cluster, clusterNameSeparator)
 	case svc.Spec.ClusterIP == corev1.ClusterIPNone:
 		// Upstream's message, word for word.
 		return ReasonInvalidService, "Headless service cannot join federated service"
