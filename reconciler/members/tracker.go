@@ -218,7 +218,9 @@ func (t *Tracker) onSecretUpdate(old, obj any) {
 // syncLinks moves the running remote watches toward "one watch per usable
 // Link, started from its current spec and credentials".
 func (t *Tracker) syncLinks(kind EventKind) {
-	if t.ctx == nil || t.links == nil || !t.links.HasSynced() {
+	// Until both caches are full a Link's Secret may look missing:
+	// planning then would refuse a good Link (and say so in an Event).
+	if t.ctx == nil || t.links == nil || !t.links.HasSynced() || !t.secrets.HasSynced() {
 		return
 	}
 	links := t.listLinks()
