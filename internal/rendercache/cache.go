@@ -75,13 +75,12 @@ func (c *Cache) Render(in generator.Input) (*generator.Output, Stats, error) {
 	}
 	groups := generator.Group(in)
 	outs := make([]*generator.ServiceOutput, len(groups))
-	keys := make([][]memberKey, len(groups))
 	var todo []int
 	for i := range groups {
 		g := &groups[i]
-		ks, ok := keysOf(g.Members)
-		keys[i] = ks
-		if e := c.entries[serviceKey{g.Namespace, g.Name}]; ok && e != nil && e.nsExists == g.NamespaceExists && sameMembers(e.members, ks) {
+		// Compared in place: building keys for every member on every
+		// render cost more than the render of the one that changed.
+		if e := c.entries[serviceKey{g.Namespace, g.Name}]; e != nil && e.nsExists == g.NamespaceExists && e.matches(g.Members) {
 			outs[i] = e.out
 			continue
 		}
@@ -106,11 +105,12 @@ func (c *Cache) Render(in generator.Input) (*generator.Output, Stats, error) {
 	for _, i := range todo {
 		g := &groups[i]
 		k := serviceKey{g.Namespace, g.Name}
-		if keys[i] == nil {
+		keys, ok := keysOf(g.Members)
+		if !ok {
 			delete(c.entries, k) // not cacheable: render it every time
 			continue
 		}
-		c.entries[k] = &entry{members: keys[i], nsExists: g.NamespaceExists, out: outs[i]}
+		c.entries[k] = &entry{members: keys, nsExists: g.NamespaceExists, out: outs[i]}
 	}
 	out, err := generator.Assemble(in.Options, outs)
 	if err != nil {
@@ -143,20 +143,24 @@ func keysOf(members []generator.ClusterMember) ([]memberKey, bool) {
 	return ks, true
 }
 
-// sameMembers compares two member lists in order: the snapshot lists
-// clusters and members in a stable order, and a different order only
-// costs a render.
-func sameMembers(a, b []memberKey) bool {
-	if len(a) != len(b) {
+// matches reports whether members are the ones e was rendered from, in
+// the same order: the snapshot lists clusters and members in a stable
+// order, and a different order only costs a render. A member without a
+// resourceVersion never matches (keysOf refused to cache it).
+func (e *entry) matches(members []generator.ClusterMember) bool {
+	if len(e.members) != len(members) {
 		return false
 	}
-	for i := range a {
-		x, y := &a[i], &b[i]
-		if x.cluster != y.cluster || x.svcUID != y.svcUID || x.svcRV != y.svcRV || !slices.Equal(x.slices, y.slices) {
+	for i := range members {
+		k, m := &e.members[i], &members[i]
+		if k.cluster != m.Cluster || k.svcRV != m.Service.ResourceVersion || k.svcUID != string(m.Service.UID) ||
+			len(k.slices) != len(m.Slices) || !sameLink(k.link, m.Link) {
 			return false
 		}
-		if !sameLink(x.link, y.link) {
-			return false
+		for j, s := range m.Slices {
+			if s == nil || k.slices[j].rv != s.ResourceVersion || k.slices[j].uid != string(s.UID) {
+				return false
+			}
 		}
 	}
 	return true

@@ -1,7 +1,9 @@
 package rendercache_test
 
 import (
+	"cmp"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/fedgen/fedgen/generator"
@@ -87,5 +89,29 @@ func TestCacheRejectsInvalidOptions(t *testing.T) {
 	in.MaxEndpointsPerSlice = generator.MaxEndpointsPerSliceLimit + 1
 	if _, _, err := rendercache.New().Render(in); err == nil {
 		t.Fatal("Render accepted invalid options")
+	}
+}
+
+// TestMembersSorted checks the member outcomes come sorted by cluster,
+// namespace and name even where the files' order (by "<name>-federated")
+// differs: "a-b" sorts before "a" as a file, after it as a name.
+func TestMembersSorted(t *testing.T) {
+	in := bench.SyntheticInput(3, 20, 2)
+	for ci := range in.Clusters {
+		for si, name := range map[int]string{0: "a", 10: "a-b", 1: "b", 11: "b-a"} {
+			svc := in.Clusters[ci].Members[si].Service.DeepCopy()
+			svc.Name = name
+			in.Clusters[ci].Members[si].Service = svc
+		}
+	}
+	out := render(t, rendercache.New(), in, 20)
+	sorted := slices.IsSortedFunc(out.Members, func(a, b generator.MemberResult) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	if !sorted || len(out.Members) != 3*20 {
+		t.Fatalf("%d member outcomes, sorted %v", len(out.Members), sorted)
+	}
+	if m := out.Members[0]; m.Cluster != "c000" || m.Namespace != "ns-00" || m.Name != "a" {
+		t.Errorf("first outcome is %s %s/%s, want c000 ns-00/a", m.Cluster, m.Namespace, m.Name)
 	}
 }
