@@ -49,6 +49,36 @@ var buildFedgen = sync.OnceValues(func() (string, error) {
 
 func filepathAbs(p string) (string, error) { return filepath.Abs(p) }
 
+// fedgenProcess starts `fedgen run` as a process against the test's
+// corner of the fleet (its Links, repository and member label), with
+// extra flags; it is killed when the test ends and its logs are shown if
+// the test failed.
+func (e *env) fedgenProcess(bin, name string, extra ...string) (*exec.Cmd, *syncBuffer) {
+	t := e.t
+	logs := &syncBuffer{}
+	args := append([]string{"run",
+		"--kubeconfig", fleet.Cluster("west").KubeconfigPath(),
+		"--cluster-name", "west", "--link-namespace", e.linkNS,
+		"--local-selector", "mirror.linkerd.io/federated=member," + testLabel + "=" + e.id,
+		"--git-url", e.url, "--git-path", folder, "--debounce", "200ms",
+		"--flux-kustomization", "flux-system/" + e.repo, "--flux-source", "flux-system/" + e.repo,
+		"--metrics-addr", "", "--health-addr", "", "--probe-interval", "1s"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if t.Failed() {
+			t.Logf("%s logs:\n%s", name, logs.String())
+		}
+	})
+	return cmd, logs
+}
+
 // Two `fedgen run` replicas with --leader-elect: one leads and writes; when
 // it dies the other takes over, and no change is committed twice.
 func TestLeaderElectionOneWriter(t *testing.T) {
@@ -61,26 +91,7 @@ func TestLeaderElectionOneWriter(t *testing.T) {
 	e.deploy("east", member{name: "bb", ips: []string{"10.23.1.43"}})
 
 	start := func(name string) (*exec.Cmd, *syncBuffer) {
-		logs := &syncBuffer{}
-		cmd := exec.Command(bin, "run",
-			"--kubeconfig", fleet.Cluster("west").KubeconfigPath(),
-			"--cluster-name", "west", "--link-namespace", e.linkNS,
-			"--git-url", e.url, "--git-path", folder, "--debounce", "200ms",
-			"--flux-kustomization", "flux-system/"+e.repo, "--flux-source", "flux-system/"+e.repo,
-			"--metrics-addr", "", "--health-addr", "",
-			"--leader-elect", "--leader-election-id", "fedgen-"+e.id, "--probe-interval", "1s")
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_, _ = cmd.Process.Wait()
-			if t.Failed() {
-				t.Logf("%s logs:\n%s", name, logs.String())
-			}
-		})
-		return cmd, logs
+		return e.fedgenProcess(bin, name, "--leader-elect", "--leader-election-id", "fedgen-"+e.id)
 	}
 	a, aLogs := start("replica-a")
 	e.eventually("replica a to lead", 30*time.Second, func() (bool, string) {

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"time"
 
@@ -22,6 +23,9 @@ const notReadyRetry = 200 * time.Millisecond
 // early try per failed try: a stream of changes cannot keep it waiting.
 const syncedRetry = 10 * time.Millisecond
 
+// fetchRetry is how often a failed request for Flux to fetch is retried.
+const fetchRetry = 2 * time.Second
+
 // loop is the only goroutine that renders, publishes and writes status.
 func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.KustomizationState) {
 	timer := time.NewTimer(time.Hour)
@@ -29,6 +33,8 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 	pending := false
 	waitingSync := false // the last try found watches syncing
 	backoff := time.Duration(0)
+	retry := time.NewTicker(fetchRetry)
+	defer retry.Stop()
 	// Render once at start: a restart converges to the same tree, and
 	// commits nothing when nothing changed meanwhile.
 	signal(r.renderCh)
@@ -52,6 +58,12 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 			case err == errNotReady:
 				pending, waitingSync = true, true
 				timer.Reset(notReadyRetry)
+			case errors.Is(err, errFenced):
+				// Keep the batch: if the Lease is renewed after all,
+				// it is published then; if not, the loop is stopped.
+				r.opts.Log.Warn("not publishing", "reason", "LeaseNotRenewed", "error", err)
+				pending = true
+				timer.Reset(notReadyRetry)
 			case err != nil:
 				backoff = nextBackoff(backoff)
 				r.opts.Log.Error("publishing failed", "reason", gitrepo.Reason(err), "error", err, "retryIn", backoff.String())
@@ -67,6 +79,10 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 			r.updateStatus(ctx)
 		case <-r.statusCh:
 			r.updateStatus(ctx)
+		case <-retry.C:
+			if r.fetchPending {
+				r.requestFetch(ctx)
+			}
 		}
 	}
 }
@@ -91,6 +107,9 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	snap := r.tracker.Snapshot(now)
 	if !snap.Ready {
 		return errNotReady
+	}
+	if err := r.mayWrite(); err != nil {
+		return err
 	}
 	start := time.Now()
 	out, err := r.render(generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters})
@@ -131,6 +150,7 @@ func (r *Reconciler) publish(ctx context.Context) error {
 		return err
 	}
 	r.pushErr = nil
+	first := !r.published
 	r.published = true
 	r.opts.Metrics.LastPublishOK.Set(1)
 	r.setHealth(true, nil)
@@ -141,11 +161,13 @@ func (r *Reconciler) publish(ctx context.Context) error {
 		r.opts.Log.Info("committed", "commit", res.Commit.String(), "attempts", res.Attempts,
 			"added", len(res.Change.Added), "modified", len(res.Change.Modified), "deleted", len(res.Change.Deleted))
 	}
-	if res.Pushed && r.opts.FluxSource != nil {
-		src := r.opts.FluxSource
-		if err := flux.RequestReconcile(ctx, r.dyn, src.Namespace, src.Name, r.opts.Now()); err != nil {
-			r.opts.Log.Warn("asking Flux to fetch now", "gitRepository", src.String(), "error", err)
-		}
+	if first {
+		r.opts.Log.Info("the folder is in sync", "commit", res.Commit.String(), "committed", res.Changed)
+	}
+	// After a restart the head may hold a commit nobody told Flux about
+	// (fedgen died between its push and the request): ask once then too.
+	if res.Pushed || first {
+		r.requestFetch(ctx)
 	}
 	return nil
 }

@@ -84,6 +84,9 @@ type Options struct {
 	Log *slog.Logger
 	// Metrics, when set, are updated (register them yourself).
 	Metrics *Metrics
+	// CanWrite, when set, is asked before every commit and status write;
+	// an error skips the write (leader election's fence: see mayWrite).
+	CanWrite func() error
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }

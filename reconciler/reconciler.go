@@ -40,14 +40,15 @@ type Reconciler struct {
 	source   atomic.Pointer[flux.GitRepositoryState] // set by watchSource, read by the loop
 
 	// Loop state, owned by the loop goroutine.
-	lastOut   *generator.Output
-	lastSnap  members.Snapshot
-	pushed    *publication
-	pushErr   error
-	kustom    *flux.KustomizationState
-	folders   map[string]map[string][]byte // folder content by commit hash
-	published bool                         // a render was published at least once
-	rv        reviewState                  // review mode (review.go)
+	lastOut      *generator.Output
+	lastSnap     members.Snapshot
+	pushed       *publication
+	pushErr      error
+	kustom       *flux.KustomizationState
+	folders      map[string]map[string][]byte // folder content by commit hash
+	published    bool                         // a render was published at least once
+	fetchPending bool                         // asking Flux to fetch failed; retry
+	rv           reviewState                  // review mode (review.go)
 
 	// renderCache holds the renderings of unchanged federated Services
 	// (loop state too).

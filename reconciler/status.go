@@ -51,6 +51,10 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 	if r.lastOut == nil {
 		return // nothing rendered yet: nothing true to say
 	}
+	if err := r.mayWrite(); err != nil {
+		r.opts.Log.Warn("skipping the Link status update", "error", err)
+		return
+	}
 	now := r.opts.Now()
 	if r.forget.Swap(false) || now.Sub(r.status.resynced) > statusResync {
 		r.status.written = map[string][]mcv1alpha3.ServiceStatus{}

@@ -16,11 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/fedgen/fedgen/reconciler"
@@ -41,6 +36,7 @@ type runOptions struct {
 	leaderElect     bool
 	leaderNamespace string
 	leaderID        string
+	lease           leaseTimes
 	logLevel        string
 }
 
@@ -68,6 +64,7 @@ func newRunCommand() *cobra.Command {
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader through a Lease, so only one replica writes")
 	f.StringVar(&o.leaderNamespace, "leader-election-namespace", "", "namespace of the Lease (default: --link-namespace)")
 	f.StringVar(&o.leaderID, "leader-election-id", "fedgen", "name of the Lease")
+	o.lease.bind(f)
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -106,6 +103,11 @@ func (o *runOptions) run(ctx context.Context) error {
 	opts.FluxKustomization = kustomization
 	opts.FluxSource = source
 	opts.Metrics = metrics
+	var fence *leaseFence
+	if o.leaderElect {
+		fence = &leaseFence{valid: o.lease.renewDeadline}
+		opts.CanWrite = fence.check
+	}
 	rec, err := reconciler.New(opts)
 	if err != nil {
 		return err
@@ -115,63 +117,7 @@ func (o *runOptions) run(ctx context.Context) error {
 	if !o.leaderElect {
 		return rec.Run(ctx)
 	}
-	return o.runElected(ctx, opts.Local, log, rec)
-}
-
-// runElected runs the reconciler only while this replica holds the Lease.
-// Losing the Lease ends the process's work at once (the context of the
-// loop is cancelled), so a deposed leader never commits or writes status
-// next to the new one.
-func (o *runOptions) runElected(ctx context.Context, cfg *rest.Config, log *slog.Logger, rec *reconciler.Reconciler) error {
-	ns := o.leaderNamespace
-	if ns == "" {
-		ns = o.in.linkNamespace
-	}
-	id, _ := os.Hostname()
-	id = fmt.Sprintf("%s_%d", id, os.Getpid())
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: ns, Name: o.leaderID},
-		Client:     client.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
-	var runErr error
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock:            lock,
-		LeaseDuration:   15 * time.Second,
-		RenewDeadline:   10 * time.Second,
-		RetryPeriod:     2 * time.Second,
-		ReleaseOnCancel: true,
-		Name:            o.leaderID,
-		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(ctx context.Context) {
-				log.Info("became the leader", "lease", ns+"/"+o.leaderID, "identity", id)
-				runErr = rec.Run(ctx)
-			},
-			OnStoppedLeading: func() {
-				log.Info("stopped leading", "lease", ns+"/"+o.leaderID, "identity", id)
-				cancel()
-			},
-			OnNewLeader: func(identity string) {
-				if identity != id {
-					log.Info("another replica leads", "leader", identity)
-				}
-			},
-		},
-	})
-	if parent.Err() == nil {
-		// Lost the Lease while still wanted: exit non-zero, as
-		// controller-runtime does, and let the Deployment restart us as
-		// a follower.
-		return errors.New("leader election lost")
-	}
-	return runErr
+	return o.runElected(ctx, opts.Local, log, rec, fence)
 }
 
 func newLogger(level string) (*slog.Logger, error) {

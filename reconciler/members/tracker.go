@@ -274,7 +274,16 @@ func (t *Tracker) scheduleSyncDeadline(link string) {
 		return
 	}
 	time.AfterFunc(d, func() {
-		t.emit(Event{Kind: ClusterWithdrawn, Link: link, Message: "watch did not sync in time"})
+		t.mu.Lock()
+		r, ok := t.remotes[link]
+		t.mu.Unlock()
+		if !ok {
+			return
+		}
+		if _, _, synced := r.watch.health(); synced {
+			return
+		}
+		t.emit(Event{Kind: ClusterWithdrawn, Cluster: r.cluster, Link: link, Message: "watch did not sync in time"})
 	})
 }
 
