@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -302,26 +301,7 @@ func (e *env) options() reconciler.Options {
 // start runs a reconciler until the test ends (or stop is called).
 func (e *env) start(mutate ...func(*reconciler.Options)) (stop func()) {
 	e.t.Helper()
-	o := e.options()
-	for _, m := range mutate {
-		m(&o)
-	}
-	r, err := reconciler.New(o)
-	if err != nil {
-		e.t.Fatalf("reconciler.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(e.ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := r.Run(ctx); err != nil && ctx.Err() == nil {
-			e.t.Errorf("reconciler stopped: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
-	e.t.Cleanup(stop)
+	_, _, stop = e.startR(mutate...)
 	return stop
 }
 

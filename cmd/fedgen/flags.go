@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -117,17 +118,9 @@ func (g *gitFlags) options(ctx context.Context, cfg *rest.Config) (gitrepo.Optio
 
 func (g *gitFlags) auth(ctx context.Context, cfg *rest.Config) (transport.AuthMethod, error) {
 	if g.secret != "" {
-		ref, err := parseRef("--git-secret", g.secret)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		client, err := kubernetes.NewForConfig(cfg)
+		s, ref, err := readSecret(ctx, cfg, "--git-secret", g.secret)
 		if err != nil {
 			return nil, err
-		}
-		s, err := client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("reading Git credentials Secret %s: %w", ref, err)
 		}
 		auth, err := gitrepo.AuthFromSecret(s.Data, g.url)
 		if err != nil {
@@ -179,4 +172,22 @@ func loadLocalConfig(path string) (*rest.Config, error) {
 		return nil, fmt.Errorf("loading the local cluster's kubeconfig: %w", err)
 	}
 	return cfg, nil
+}
+
+// readSecret reads the Secret a namespace/name flag names from the local
+// cluster. Errors name the flag and the Secret, never its data.
+func readSecret(ctx context.Context, cfg *rest.Config, flag, value string) (*corev1.Secret, *types.NamespacedName, error) {
+	ref, err := parseRef(flag, value)
+	if err != nil {
+		return nil, nil, usageErr(err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading Secret %s (%s): %w", ref, flag, err)
+	}
+	return s, ref, nil
 }

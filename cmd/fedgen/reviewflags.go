@@ -9,8 +9,6 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/fedgen/fedgen/internal/gitrepo"
@@ -64,17 +62,9 @@ func (f *reviewFlags) loadSigningKey(ctx context.Context, cfg *rest.Config) (*op
 		}
 		return key, nil
 	case f.signingKeySecret != "":
-		ref, err := parseRef("--signing-key-secret", f.signingKeySecret)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		client, err := kubernetes.NewForConfig(cfg)
+		s, ref, err := readSecret(ctx, cfg, "--signing-key-secret", f.signingKeySecret)
 		if err != nil {
 			return nil, err
-		}
-		s, err := client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("reading the signing key Secret %s: %w", ref, err)
 		}
 		armored, ok := s.Data[signingKeySecretKey]
 		if !ok {
