@@ -57,6 +57,15 @@ func TestWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// fedgen status reads the same truth back from the Links.
+	for _, row := range []string{"mc-demo/bb-federated  east", "mc-demo/bb-federated  north"} {
+		if !strings.Contains(st.Status, row) {
+			t.Errorf("fedgen status lacks a row %q:\n%s", row, st.Status)
+		}
+	}
+	if strings.Count(st.Status, "Mirrored") < 2 || !strings.Contains(st.Status, "Flux Kustomization flux-system/federation: applied main@sha1:") {
+		t.Errorf("fedgen status does not show both members Mirrored and the applied revision:\n%s", st.Status)
+	}
 	// The repository's initial commit, then exactly one of fedgen's.
 	if len(st.Commits) != 2 {
 		t.Errorf("after federating: %d commits, want 2", len(st.Commits))

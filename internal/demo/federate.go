@@ -30,6 +30,8 @@ type State struct {
 	Endpoints map[string][]string
 	// Links holds each Link's fedgen entries of status.federatedServices.
 	Links map[string][]mcv1alpha3.ServiceStatus
+	// Status is what `fedgen status` printed (step 4 only).
+	Status string
 }
 
 // Federate is step 4: the three bb Services labelled as members, fedgen
@@ -67,6 +69,10 @@ func (d *Demo) Federate(ctx context.Context) (*State, error) {
 		return nil, err
 	}
 	d.show(st, []string{"east", "north"})
+	d.say("")
+	if st.Status, err = d.status(); err != nil {
+		return nil, fmt.Errorf("step 4: %w", err)
+	}
 	return st, nil
 }
 

@@ -153,3 +153,20 @@ func tail(path string, n int) string {
 	}
 	return string(bytes.Join(lines, []byte("\n")))
 }
+
+// status runs `fedgen status` against west, as a user would after the
+// walk-through, and returns its table.
+func (d *Demo) status() (string, error) {
+	args := []string{"status",
+		"--kubeconfig=" + d.fleet.Cluster("west").KubeconfigPath(),
+		"--link-namespace=" + LinkNamespace,
+		"--flux-kustomization=flux-system/federation",
+	}
+	d.cmd("fedgen %s", strings.Join(args, " "))
+	out, err := exec.Command(d.opts.Fedgen, args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("fedgen status: %w: %s", err, out)
+	}
+	d.say("%s", indent(string(out)))
+	return string(out), nil
+}
