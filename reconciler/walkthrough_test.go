@@ -2,6 +2,7 @@ package reconciler_test
 
 import (
 	"fmt"
+	"github.com/fedgen/fedgen/reconciler"
 	"reflect"
 	"sort"
 	"strings"
@@ -122,4 +123,46 @@ func TestMembersJoinLeaveAndLastLeaving(t *testing.T) {
 	if !strings.HasPrefix(e.gitLog("%s")[0], "Remove ") {
 		t.Errorf("last subject %q does not say the service was removed", e.gitLog("%s")[0])
 	}
+}
+
+// fedgen diff's preview: before fedgen runs it shows the file the first
+// commit will add; once fedgen published, it shows nothing to change.
+func TestPreviewShowsTheNextCommit(t *testing.T) {
+	e := newEnv(t)
+	e.link("east")
+	e.deploy("east", member{name: "bb", ips: []string{"10.23.1.43"}})
+	file := e.ns + "/bb-federated.yaml"
+
+	p, err := reconciler.NewPreview(e.ctx, e.options(), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Current) != 0 || p.Head != "" {
+		t.Fatalf("an empty repository previewed as holding %d files at %q", len(p.Current), p.Head)
+	}
+	if !strings.Contains(string(p.Next.Files[file]), "10.23.1.43") {
+		t.Fatalf("the preview lacks %s with east's endpoint; files: %v", file, keys(p.Next.Files))
+	}
+	if n := len(e.commits()); n != 0 {
+		t.Fatalf("a preview made %d commits", n)
+	}
+
+	e.start()
+	e.waitReason("east", "bb", "Mirrored", 60*time.Second)
+	p, err = reconciler.NewPreview(e.ctx, e.options(), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p.Current, p.Next.Files) {
+		t.Fatalf("after fedgen published, the preview still differs: current %v, next %v", keys(p.Current), keys(p.Next.Files))
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
