@@ -2,7 +2,6 @@ package reconciler_test
 
 import (
 	"fmt"
-	"github.com/fedgen/fedgen/reconciler"
 	"reflect"
 	"sort"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fedgen/fedgen/reconciler"
 )
 
 // The seed's walk-through: bb in west, east and north, labelled as members
