@@ -3,9 +3,11 @@ package members
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,6 +48,7 @@ type sliceChunk struct {
 	namespace string
 	want      map[string]bool // names the chunk should watch
 	gen       int             // bumped when want changes
+	scheduled bool            // a rebuild is due (scheduleLocked)
 
 	active *sliceInformer // serving reads; nil until the first sync
 }
@@ -83,7 +86,7 @@ func (w *sliceWatcher) ensure(namespace, name string) {
 		w.chunks[namespace] = append(chunks, target)
 	}
 	target.want[name] = true
-	w.rebuildLocked(target)
+	w.scheduleLocked(target)
 }
 
 // forget stops watching the slices of Service namespace/name.
@@ -107,9 +110,35 @@ func (w *sliceWatcher) forget(namespace, name string) {
 			}
 			return
 		}
-		w.rebuildLocked(c)
+		w.scheduleLocked(c)
 		return
 	}
+}
+
+// rebuildDelay gathers the member changes of a burst into one rebuild of
+// their chunk: 500 members appearing at start used to start 500 informers
+// (a LIST and a WATCH each), enough for the API server's priority and
+// fairness to throttle them, and took seconds to settle.
+const rebuildDelay = 5 * time.Millisecond
+
+// scheduleLocked rebuilds the chunk's informer after rebuildDelay, once
+// for every change made meanwhile. Callers hold w.mu.
+func (w *sliceWatcher) scheduleLocked(c *sliceChunk) {
+	c.gen++ // an informer still syncing for the old names is stale now
+	if c.scheduled {
+		return
+	}
+	c.scheduled = true
+	time.AfterFunc(rebuildDelay, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		c.scheduled = false
+		// Forgotten meanwhile (last name gone, or the watcher stopped).
+		if len(c.want) == 0 || !slices.Contains(w.chunks[c.namespace], c) {
+			return
+		}
+		w.rebuildLocked(c)
+	})
 }
 
 // rebuildLocked starts an informer for the chunk's wanted names and swaps
