@@ -174,7 +174,13 @@ func ms(d time.Duration) string {
 }
 
 // mb formats bytes in MiB.
-func mb(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+func mb(b uint64) string {
+	v := float64(b) / (1 << 20)
+	if v < 10 {
+		return fmt.Sprintf("%.1f MiB", v)
+	}
+	return fmt.Sprintf("%.0f MiB", v)
+}
 
 // thousands formats n with thin separators: 5,000,000.
 func thousands(n int) string {

@@ -59,7 +59,7 @@ func scenarios() []scenario {
 			return WatchMemory(ctx, s.fleet, cfg)
 		}},
 		{3, false, func(ctx context.Context, s *suite) (*Table, error) {
-			cfg := CommitConfig{RepoFiles: []int{20000, 100000}, FolderFiles: 100, Rounds: 10}
+			cfg := CommitConfig{RepoFiles: []int{20000, 100000}, FolderFiles: 100, Rounds: 20}
 			if s.small {
 				cfg = CommitConfig{RepoFiles: []int{1000, 5000}, FolderFiles: 20, Rounds: 3}
 			}

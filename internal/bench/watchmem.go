@@ -85,7 +85,7 @@ func WatchMemory(ctx context.Context, fleet *localcluster.Fleet, cfg WatchConfig
 	}
 	synced := time.Since(t0) - created
 	runtime.GC()
-	fedgenHeap := heapBytes() - heap0
+	fedgenHeap := heapDelta(heap0)
 	e.close()
 
 	runtime.GC()
@@ -95,14 +95,14 @@ func WatchMemory(ctx context.Context, fleet *localcluster.Fleet, cfg WatchConfig
 		return nil, err
 	}
 	runtime.GC()
-	naiveHeap := heapBytes() - heap1
+	naiveHeap := heapDelta(heap1)
 	all.stop()
 	if all.count < cfg.Slices {
 		return nil, fmt.Errorf("the informer over east holds %d slices, want at least %d", all.count, cfg.Slices)
 	}
 	memberEndpoints := members * cfg.Endpoints
 	t.AddRow(thousands(all.count), thousands(members), thousands(memberEndpoints), mb(fedgenHeap), mb(base),
-		thousands((int(fedgenHeap)-int(base))/memberEndpoints), mb(naiveHeap), thousands(int(naiveHeap)/all.count),
+		thousands(max(int(fedgenHeap)-int(base), 0)/memberEndpoints), mb(naiveHeap), thousands(int(naiveHeap)/all.count),
 		fmt.Sprintf("%.1f×", float64(naiveHeap)/float64(fedgenHeap)))
 	t.Elapsed = time.Since(start)
 	t.Note("Creating the %s slices (and %s member Services) took %s with 32 parallel clients (%.0f objects/s); fedgen then took %s from start to the commit holding all %s federated Services.",
@@ -131,7 +131,16 @@ func emptyHeap(ctx context.Context, fleet *localcluster.Fleet) (uint64, error) {
 		return 0, err
 	}
 	runtime.GC()
-	return heapBytes() - before, nil
+	return heapDelta(before), nil
+}
+
+// heapDelta is the heap now minus before, or 0 when it shrank (a GC
+// reclaimed more of the process's other garbage than was added).
+func heapDelta(before uint64) uint64 {
+	if now := heapBytes(); now > before {
+		return now - before
+	}
+	return 0
 }
 
 // createSlices creates the members (Service and one slice each) and the
