@@ -2,6 +2,7 @@
 #
 #   make demo    the seed's three-cluster walk-through on local clusters
 #   make test    every test (builds the cluster tools first when missing)
+#   make bench   the benchmark suite; writes docs/benchmarks.md
 #
 SHELL := /bin/bash
 GO    ?= go
