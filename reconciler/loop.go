@@ -140,13 +140,7 @@ func (r *Reconciler) publish(ctx context.Context) error {
 		r.opts.Metrics.PushRetries.Add(float64(res.Attempts - 1))
 	}
 	if err != nil {
-		r.pushErr = err
-		r.opts.Metrics.PublishErrors.WithLabelValues(gitrepo.Reason(err)).Inc()
-		r.opts.Metrics.LastPublishOK.Set(0)
-		r.setHealth(false, err)
-		for _, st := range snap.States {
-			r.linkEvent(st.Link, "Warning", gitrepo.Reason(err), "publishing the federation failed: "+err.Error())
-		}
+		r.publishFailed(snap, err)
 		return err
 	}
 	r.pushErr = nil
