@@ -51,7 +51,9 @@ type Snapshot struct {
 // Snapshot returns the current inputs.
 func (t *Tracker) Snapshot(now time.Time) Snapshot {
 	s := Snapshot{States: map[string]ClusterState{}, Refused: map[string]string{}, LocalFederated: map[string]bool{}, Ready: true}
-	if t.namespaces == nil {
+	if !t.planned.Load() {
+		// Rendering now could drop every remote cluster, or call every
+		// namespace missing: a commit withdrawing what exists.
 		s.Ready = false
 		return s
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,12 +61,19 @@ type Tracker struct {
 	local   kubernetes.Interface
 	dynamic dynamic.Interface
 
+	dynFactory    dynamicinformer.DynamicSharedInformerFactory
+	secretFactory informers.SharedInformerFactory
+	nsFactory     informers.SharedInformerFactory
+
 	links      cache.SharedIndexInformer
 	secrets    cache.SharedIndexInformer
 	namespaces cache.SharedIndexInformer
 	federated  cache.SharedIndexInformer
 
 	ctx context.Context
+	// planned is set once the local caches synced and every Link has its
+	// watch: before that a snapshot would miss whole clusters.
+	planned atomic.Bool
 
 	mu       sync.Mutex
 	localW   *clusterWatch
@@ -97,19 +105,22 @@ func New(opts Options) (*Tracker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local cluster dynamic client: %w", err)
 	}
-	return &Tracker{opts: opts, local: local, dynamic: dyn, remotes: map[string]*remote{}, refusals: map[string]string{}}, nil
+	t := &Tracker{opts: opts, local: local, dynamic: dyn, remotes: map[string]*remote{}, refusals: map[string]string{}}
+	t.buildInformers()
+	return t, nil
 }
 
-// Run starts the watches and blocks until ctx is done.
-func (t *Tracker) Run(ctx context.Context) error {
-	t.ctx = ctx
+// buildInformers creates the local cluster's informers and their
+// handlers. It runs in New, before any goroutine can read the fields:
+// Snapshot may be called while Run is still starting.
+func (t *Tracker) buildInformers() {
 	ns := t.opts.LinkNamespace
-	dynFactory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dynamic, 0, ns, nil)
-	t.links = dynFactory.ForResource(mcv1alpha3.LinkResource).Informer()
-	secretFactory := informers.NewSharedInformerFactoryWithOptions(t.local, 0, informers.WithNamespace(ns))
-	t.secrets = secretFactory.Core().V1().Secrets().Informer()
-	nsFactory := informers.NewSharedInformerFactory(t.local, 0)
-	t.namespaces = nsFactory.Core().V1().Namespaces().Informer()
+	t.dynFactory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(t.dynamic, 0, ns, nil)
+	t.links = t.dynFactory.ForResource(mcv1alpha3.LinkResource).Informer()
+	t.secretFactory = informers.NewSharedInformerFactoryWithOptions(t.local, 0, informers.WithNamespace(ns))
+	t.secrets = t.secretFactory.Core().V1().Secrets().Informer()
+	t.nsFactory = informers.NewSharedInformerFactory(t.local, 0)
+	t.namespaces = t.nsFactory.Core().V1().Namespaces().Informer()
 	_ = t.namespaces.SetTransform(func(obj any) (any, error) {
 		if n, ok := obj.(*corev1.Namespace); ok {
 			n.ManagedFields, n.Annotations, n.Spec, n.Status = nil, nil, corev1.NamespaceSpec{}, corev1.NamespaceStatus{}
@@ -139,20 +150,26 @@ func (t *Tracker) Run(ctx context.Context) error {
 		AddFunc: fedEvent, UpdateFunc: func(_, o any) { fedEvent(o) }, DeleteFunc: fedEvent,
 	})
 
+}
+
+// Run starts the watches and blocks until ctx is done.
+func (t *Tracker) Run(ctx context.Context) error {
+	t.ctx = ctx
 	t.mu.Lock()
 	t.localW = startCluster(ctx, clusterSpec{
 		name: t.opts.LocalCluster, client: t.local, selector: t.opts.LocalSelector,
 	}, 0, t.emit)
 	t.mu.Unlock()
 
-	dynFactory.Start(ctx.Done())
-	secretFactory.Start(ctx.Done())
-	nsFactory.Start(ctx.Done())
+	t.dynFactory.Start(ctx.Done())
+	t.secretFactory.Start(ctx.Done())
+	t.nsFactory.Start(ctx.Done())
 	go t.federated.RunWithContext(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), t.links.HasSynced, t.secrets.HasSynced, t.namespaces.HasSynced, t.federated.HasSynced) {
 		return ctx.Err()
 	}
 	t.syncLinks(LinkAdded)
+	t.planned.Store(true)
 	<-ctx.Done()
 	t.mu.Lock()
 	defer t.mu.Unlock()
