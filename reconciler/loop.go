@@ -111,8 +111,12 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	if err := r.mayWrite(); err != nil {
 		return err
 	}
+	in := generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters}
+	if err := r.addLastKnown(&in, snap.States); err != nil {
+		return err
+	}
 	start := time.Now()
-	out, err := r.render(generator.Input{Options: r.opts.Generator, Namespaces: snap.Namespaces, Clusters: snap.Clusters})
+	out, err := r.render(in)
 	if err != nil {
 		return err
 	}

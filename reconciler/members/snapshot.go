@@ -25,6 +25,13 @@ type ClusterState struct {
 	// render: unreachable for longer than the grace period, or never synced
 	// within the sync timeout.
 	Withdrawn bool
+	// NeverSynced is true for a cluster unreachable since fedgen started
+	// (within the grace period): it has no members in Snapshot.Clusters,
+	// and the reconciler takes its last known members from Git.
+	NeverSynced bool
+	// LinkInfo is the Link's order and exclusions (nil for the local
+	// cluster), for rendering last known members.
+	LinkInfo *generator.LinkInfo
 	// Members are the cluster's last known member Services
 	// ("namespace/name"), sorted, withdrawn or not.
 	Members []string
@@ -95,7 +102,7 @@ func (t *Tracker) Snapshot(now time.Time) Snapshot {
 func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Time) {
 	members, ready := cw.members()
 	since, msg, synced := cw.health()
-	st := ClusterState{Name: cw.name, Link: cw.linkName, Synced: synced, UnreachableSince: since, Message: msg}
+	st := ClusterState{Name: cw.name, Link: cw.linkName, LinkInfo: cw.link, Synced: synced, UnreachableSince: since, Message: msg}
 	for _, m := range members {
 		st.Members = append(st.Members, m.Service.Namespace+"/"+m.Service.Name)
 	}
@@ -103,6 +110,11 @@ func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Ti
 	switch {
 	case !since.IsZero() && t.opts.UnreachableGrace > 0 && now.Sub(since) >= t.opts.UnreachableGrace:
 		st.Withdrawn = true
+	case !synced && !since.IsZero():
+		// Never listed since fedgen started, and unreachable: like any
+		// unreachable cluster it keeps its last known members for the
+		// grace period — known from Git, which the reconciler reads.
+		st.NeverSynced = true
 	case !synced && !started.IsZero() && t.opts.SyncTimeout > 0 && now.Sub(started) >= t.opts.SyncTimeout:
 		st.Withdrawn = true
 		if st.Message == "" {
@@ -117,7 +129,7 @@ func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Ti
 		s.Ready = false
 	}
 	s.States[cw.name] = st
-	if st.Withdrawn {
+	if st.Withdrawn || st.NeverSynced {
 		return
 	}
 	s.Clusters = append(s.Clusters, generator.Cluster{Name: cw.name, Link: cw.link, Members: members})
