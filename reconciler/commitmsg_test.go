@@ -17,7 +17,9 @@ import (
 
 func bbMember(cluster string, ips ...string) generator.Cluster {
 	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "bb", Namespace: "mc-demo"},
+		ObjectMeta: metav1.ObjectMeta{Name: "bb", Namespace: "mc-demo",
+			Labels:      map[string]string{"app": "bb", "mirror.linkerd.io/federated": "member"},
+			Annotations: map[string]string{"config.linkerd.io/opaque-ports": "8080", "team": "payments"}},
 		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10", Ports: []corev1.ServicePort{
 			{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(8080)},
 		}},
