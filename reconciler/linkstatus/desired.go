@@ -86,12 +86,13 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		// anything else is a bug worth seeing in the status.
 		return notYet(ReasonError, fmt.Sprintf("joined, but its file %q is not in the render", m.File))
 	}
+	wantView := memberView(want, m)
 	holds := func(r *Revision) bool {
 		if r == nil {
 			return false
 		}
 		got, ok := r.Files[m.File]
-		return ok && bytes.Equal(got, want)
+		return ok && (bytes.Equal(got, want) || bytes.Equal(memberView(got, m), wantView))
 	}
 	f := s.Flux
 	applied := holds(f.Applied) && f.serving()
