@@ -27,14 +27,11 @@ func Burst(ctx context.Context, fleet *localcluster.Fleet, cfg BurstConfig) (*Ta
 	t := &Table{Title: fmt.Sprintf("6. Burst: %d Services labelled at once", cfg.Services), Machine: ThisMachine(),
 		Header: []string{"run", "all labelled", "fedgen pushed its first commit", "first federated slice in west", "all serving in west", "commits", "all gone after unlabelling"}}
 	start := time.Now()
-	e, err := newEnv(ctx, fleet, true)
+	e, err := newEastEnv(ctx, fleet, true)
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	if err := e.link(ctx, "east"); err != nil {
-		return nil, err
-	}
 	names := make([]string, cfg.Services)
 	for i := range names {
 		names[i] = fmt.Sprintf("burst-%02d", i)

@@ -25,14 +25,11 @@ func Churn(ctx context.Context, fleet *localcluster.Fleet, cfg ChurnConfig) (*Ta
 	t := &Table{Title: "4. Churn", Machine: ThisMachine(),
 		Header: []string{"changes", "over", "debounce", "commits", "commits per debounce window", "empty commits", "repository growth", "per commit", "last change → its commit"}}
 	start := time.Now()
-	e, err := newEnv(ctx, fleet, false)
+	e, err := newEastEnv(ctx, fleet, false)
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	if err := e.link(ctx, "east"); err != nil {
-		return nil, err
-	}
 	names := make([]string, cfg.Services)
 	for i := range names {
 		names[i] = fmt.Sprintf("churn-%02d", i)

@@ -48,14 +48,11 @@ func EndToEnd(ctx context.Context, fleet *localcluster.Fleet, cfg E2EConfig) (*T
 	t := &Table{Title: "5. End to end: member label → serving in west via Flux", Machine: ThisMachine(),
 		Header: []string{"stage (time since the label was set)", "p50", "p99", "p50 of the step", "p99 of the step"}}
 	start := time.Now()
-	e, err := newEnv(ctx, fleet, true)
+	e, err := newEastEnv(ctx, fleet, true)
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	if err := e.link(ctx, "east"); err != nil {
-		return nil, err
-	}
 	ips := []string{"10.40.0.1", "10.40.0.2", "10.40.0.3"}
 	if err := e.deploy(ctx, "east", "bb", false, ips...); err != nil {
 		return nil, err

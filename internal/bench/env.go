@@ -54,6 +54,22 @@ type env struct {
 	stop   func()
 }
 
+// newEastEnv is newEnv with east linked: how every scenario on the
+// clusters begins.
+func newEastEnv(ctx context.Context, fleet *localcluster.Fleet, flux bool) (*env, error) {
+	e, err := newEnv(ctx, fleet, flux)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.link(ctx, "east"); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// newEnv gives a scenario its own namespaces, Link namespace and
+// repository (and, with flux, its own GitRepository and Kustomization).
 func newEnv(ctx context.Context, fleet *localcluster.Fleet, flux bool) (*env, error) {
 	id := fmt.Sprintf("b%d", envCounter.Add(1))
 	e := &env{fleet: fleet, id: id, ns: "mc-" + id, linkNS: "lmc-" + id, repo: "bench-" + id, logs: &recorder{}}

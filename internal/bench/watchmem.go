@@ -37,14 +37,11 @@ func WatchMemory(ctx context.Context, fleet *localcluster.Fleet, cfg WatchConfig
 	t := &Table{Title: "2. Watch memory", Machine: ThisMachine(),
 		Header: []string{"slices in east", "member slices", "member endpoints", "fedgen heap", "of it with no members", "bytes per member endpoint", "informer over all slices", "bytes per slice", "all-slices ÷ fedgen"}}
 	start := time.Now()
-	e, err := newEnv(ctx, fleet, false)
+	e, err := newEastEnv(ctx, fleet, false)
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
-	if err := e.link(ctx, "east"); err != nil {
-		return nil, err
-	}
 	east := fleet.Cluster("east").Clientset()
 	namespaces := make([]string, cfg.Namespaces)
 	for i := range namespaces {
@@ -114,14 +111,11 @@ func WatchMemory(ctx context.Context, fleet *localcluster.Fleet, cfg WatchConfig
 // emptyHeap is the live heap of a fedgen whose Link selects no member,
 // once it has published (an empty folder).
 func emptyHeap(ctx context.Context, fleet *localcluster.Fleet) (uint64, error) {
-	e, err := newEnv(ctx, fleet, false)
+	e, err := newEastEnv(ctx, fleet, false)
 	if err != nil {
 		return 0, err
 	}
 	defer e.close()
-	if err := e.link(ctx, "east"); err != nil {
-		return 0, err
-	}
 	runtime.GC()
 	before := heapBytes()
 	e.start(ctx, 200*time.Millisecond, false)
