@@ -6,10 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
@@ -64,19 +61,7 @@ func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Dura
 		go cw.emit(Event{Kind: ClusterSynced, Cluster: cw.name, Link: cw.linkName})
 		return cw
 	}
-	sel := spec.selector.String()
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.LabelSelector = sel
-			return spec.client.CoreV1().Services(metav1.NamespaceAll).List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = sel
-			return spec.client.CoreV1().Services(metav1.NamespaceAll).Watch(ctx, o)
-		},
-	}
-	cw.services = cache.NewSharedIndexInformer(lw, &corev1.Service{}, 0, cache.Indexers{})
-	_ = cw.services.SetTransform(stripService)
+	cw.services = serviceInformer(spec.client, spec.selector.String())
 	_ = cw.services.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { cw.watchFailed(err) })
 	_, _ = cw.services.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { cw.onService(MemberJoined, obj) },

@@ -127,7 +127,7 @@ func (t *Tracker) buildInformers() {
 		}
 		return obj, nil
 	})
-	t.federated = t.serviceInformer(ManagedByLabel)
+	t.federated = serviceInformer(t.local, ManagedByLabel)
 
 	_, _ = t.links.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { t.onLink(LinkAdded, nil, obj) },
@@ -181,15 +181,17 @@ func (t *Tracker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (t *Tracker) serviceInformer(selector string) cache.SharedIndexInformer {
+// serviceInformer is an informer over the Services of every namespace
+// that match selector, cached without what fedgen never reads.
+func serviceInformer(client kubernetes.Interface, selector string) cache.SharedIndexInformer {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = selector
-			return t.local.CoreV1().Services(metav1.NamespaceAll).List(ctx, o)
+			return client.CoreV1().Services(metav1.NamespaceAll).List(ctx, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = selector
-			return t.local.CoreV1().Services(metav1.NamespaceAll).Watch(ctx, o)
+			return client.CoreV1().Services(metav1.NamespaceAll).Watch(ctx, o)
 		},
 	}
 	inf := cache.NewSharedIndexInformer(lw, &corev1.Service{}, 0, cache.Indexers{})
