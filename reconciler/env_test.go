@@ -26,7 +26,7 @@ import (
 
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/internal/gitrepo"
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 	"github.com/fedgen/fedgen/reconciler"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedgen/fedgen/internal/gitserver"
+	"github.com/fedgen/fedgen/internal/rig/gitserver"
 	"github.com/fedgen/fedgen/reconciler"
 )
 

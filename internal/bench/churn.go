@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 )
 
 // ChurnConfig sizes scenario 4.

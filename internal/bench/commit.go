@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fedgen/fedgen/internal/gitrepo"
-	"github.com/fedgen/fedgen/internal/gitserver"
+	"github.com/fedgen/fedgen/internal/rig/gitserver"
 )
 
 // CommitConfig sizes scenario 3.

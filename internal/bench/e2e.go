@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 )
 
 var (

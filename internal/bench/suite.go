@@ -15,7 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 )
 
 // SuiteOptions configure RunSuite.

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 )
 
 // WatchConfig sizes scenario 2.

@@ -15,7 +15,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 )
 
 // The walk-through's names, as in Linkerd's federated-services guide.

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
-	"github.com/fedgen/fedgen/internal/gitserver"
+	"github.com/fedgen/fedgen/internal/rig/gitserver"
 )
 
 // State is what the walk-through observed once a step's expected state was

@@ -12,7 +12,7 @@ import (
 
 	"github.com/fedgen/fedgen/config"
 	fluxexample "github.com/fedgen/fedgen/examples/flux"
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 )
 
 // Start is step 1: the clusters, the Git server with the fleet repository,

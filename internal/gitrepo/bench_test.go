@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedgen/fedgen/internal/gitserver"
+	"github.com/fedgen/fedgen/internal/rig/gitserver"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fedgen/fedgen/internal/gitserver"
+	"github.com/fedgen/fedgen/internal/rig/gitserver"
 )
 
 // folder is the owned folder used by the tests.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fedgen/fedgen/internal/gitserver"
+	"github.com/fedgen/fedgen/internal/rig/gitserver"
 	"github.com/go-git/go-git/v5/plumbing"
 )
 

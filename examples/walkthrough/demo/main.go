@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/fedgen/fedgen/internal/demo"
-	"github.com/fedgen/fedgen/internal/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
 )
 
 func main() {

@@ -5,7 +5,7 @@
 // A Fleet is one etcd shared by N named clusters (one kube-apiserver each,
 // with its own --etcd-prefix), optionally Flux's source-controller and
 // kustomize-controller running against one of them, and optionally a Git
-// smart-HTTP server (internal/gitserver). No kubelet, scheduler or
+// smart-HTTP server (internal/rig/gitserver). No kubelet, scheduler or
 // controller-manager runs: Services and EndpointSlices are plain API objects,
 // so tests create member EndpointSlices themselves, as the EndpointSlice
 // controller would. One consequence: nothing finalizes a deleted Namespace

@@ -15,7 +15,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/fedgen/fedgen/internal/gitserver"
+	"github.com/fedgen/fedgen/internal/rig/gitserver"
 )
 
 // Options say what a fleet runs.
