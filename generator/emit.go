@@ -26,7 +26,12 @@ func appendService(b []byte, s *fedService) []byte {
 	b = appendPairs(b, "  labels:", "    ", s.labels)
 	b = appendField(b, "  name: ", s.name)
 	b = appendField(b, "  namespace: ", s.namespace)
-	b = append(b, "spec:\n  ports:\n"...)
+	// PreferDualStack: on a dual-stack local cluster kube-proxy then serves
+	// both families' slices (a dual-stack member would otherwise be served
+	// over one family only); on a single-stack cluster the API server
+	// gives the Service that one family. ipFamilies and clusterIP(s) are
+	// left to the API server.
+	b = append(b, "spec:\n  ipFamilyPolicy: PreferDualStack\n  ports:\n"...)
 	for _, p := range s.ports {
 		b = append(b, "  -"...)
 		if p.name != "" {

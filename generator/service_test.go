@@ -124,10 +124,11 @@ func TestServiceShape(t *testing.T) {
 			t.Errorf("ports = %+v, want %+v", s.Spec.Ports, want)
 		}
 	})
-	t.Run("type ClusterIP without selector, cluster IP or other fields", func(t *testing.T) {
-		want := corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: s.Spec.Ports}
+	t.Run("type ClusterIP, PreferDualStack, without selector, cluster IP or other fields", func(t *testing.T) {
+		policy := corev1.IPFamilyPolicyPreferDualStack
+		want := corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: s.Spec.Ports, IPFamilyPolicy: &policy}
 		if !equalJSON(s.Spec, want) {
-			t.Errorf("spec = %+v, want only type and ports", s.Spec)
+			t.Errorf("spec = %+v, want only type, ipFamilyPolicy and ports", s.Spec)
 		}
 	})
 	t.Run("name and namespace", func(t *testing.T) {
