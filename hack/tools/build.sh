@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the programs the local test clusters run (kube-apiserver, etcd and
-# Flux's source- and kustomize-controller) from the wrapper modules next to
-# this script, and links them into bin/.
+# Builds the programs the local test clusters run (kube-apiserver, etcd,
+# Flux's source- and kustomize-controller, and kube-proxy for the pod
+# network) from the wrapper modules next to this script, and links them
+# into bin/.
 #
 #   hack/tools/build.sh                  the cluster tools (what `make tools` runs)
 #   hack/tools/build.sh controller-gen   only the named tools
@@ -27,9 +28,16 @@ go="${GO:-go}"
 # another build list.
 export GOWORK=off
 
-# tool | wrapper folder | module whose version names the build | package | extra build flags | rough build time on 2 cores
+# tool | wrapper folder | module whose version names the build | package | extra build flags | rough build time on 2 cores | version stamp
+#
+# A version stamp names a function that prints -ldflags for the tool, given
+# the wrapper folder, the module and its version: Kubernetes' programs report
+# the version their build scripts stamp in, "v0.0.0-master" without it.
 tools=(
-	"kube-apiserver|kube-apiserver|k8s.io/kubernetes|k8s.io/kubernetes/cmd/kube-apiserver||~5 min"
+	"kube-apiserver|kube-apiserver|k8s.io/kubernetes|k8s.io/kubernetes/cmd/kube-apiserver||~5 min|kube_version_ldflags"
+	# Same wrapper module as kube-apiserver: the packages they share are
+	# compiled once.
+	"kube-proxy|kube-apiserver|k8s.io/kubernetes|k8s.io/kubernetes/cmd/kube-proxy||~2 min after kube-apiserver|kube_version_ldflags"
 	"etcd|etcd|go.etcd.io/etcd/server/v3|.||~30 s"
 	# source-controller's go.sum cannot be tidied (a test-only dependency is
 	# not served by the proxy), so its build list is completed with -mod=mod.
@@ -37,7 +45,7 @@ tools=(
 	"kustomize-controller|kustomize-controller|github.com/fluxcd/kustomize-controller|github.com/fluxcd/kustomize-controller||~2.5 min"
 	"controller-gen|controller-gen|sigs.k8s.io/controller-tools|sigs.k8s.io/controller-tools/cmd/controller-gen||~40 s"
 )
-default_tools=(kube-apiserver etcd source-controller kustomize-controller)
+default_tools=(kube-apiserver kube-proxy etcd source-controller kustomize-controller)
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -46,10 +54,41 @@ module_version() {
 	awk -v m="$2" '!/=>/ && (($1 == m) || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$1/go.mod"
 }
 
-# wrapper_hash changes whenever the pinned build could: the wrapper's files
-# and the Go toolchain.
+# wrapper_hash changes whenever the pinned build could: the wrapper's files,
+# the Go toolchain and the tool's -ldflags (left out when it has none, so
+# that the tools without any keep their cache folders).
 wrapper_hash() {
-	{ "$go" env GOVERSION; cat "$1"/go.mod "$1"/go.sum "$1"/*.go 2>/dev/null; } | sha256sum | cut -c1-10
+	{
+		"$go" env GOVERSION
+		cat "$1"/go.mod "$1"/go.sum "$1"/*.go 2>/dev/null
+		[ -z "${2:-}" ] || printf 'ldflags %s\n' "$2"
+	} | sha256sum | cut -c1-10
+}
+
+# kube_version_ldflags prints the -X flags Kubernetes' hack/lib/version.sh
+# sets (for client-go's and component-base's version packages), so that
+# `kubectl version` and clients see the release. The build date is the
+# release's own time from the module proxy, which keeps builds reproducible.
+kube_version_ldflags() {
+	local wrapper="$1" mod="$2" version="$3" date major minor
+	date="$(cd "$wrapper" && "$go" list -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' "$mod")"
+	major="${version#v}"
+	major="${major%%.*}"
+	minor="${version#v*.}"
+	minor="${minor%%.*}"
+	local key val flags=() pkg
+	for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+		for key in gitVersion gitMajor gitMinor buildDate; do
+			case $key in
+			gitVersion) val="$version" ;;
+			gitMajor) val="$major" ;;
+			gitMinor) val="$minor" ;;
+			buildDate) val="${date:-1970-01-01T00:00:00Z}" ;;
+			esac
+			flags+=("-X=$pkg.$key=$val")
+		done
+	done
+	printf '%s\n' "${flags[*]}"
 }
 
 # with_lock runs a command holding an exclusive lock on a file in the cache,
@@ -67,20 +106,21 @@ with_lock() {
 # build_tool builds one tool into its cache folder unless it is there already,
 # then prints the folder.
 build_tool() {
-	local name="$1" dir="$2" mod="$3" pkg="$4" flags="$5" eta="$6"
-	local wrapper="$here/$dir" version hash dest
+	local name="$1" dir="$2" mod="$3" pkg="$4" flags="$5" eta="$6" stamp="${7:-}"
+	local wrapper="$here/$dir" version hash dest ldflags=""
 	version="$(module_version "$wrapper" "$mod")"
 	[ -n "$version" ] || { log "no version of $mod in $wrapper/go.mod"; return 1; }
-	hash="$(wrapper_hash "$wrapper")"
+	[ -z "$stamp" ] || ldflags="$("$stamp" "$wrapper" "$mod" "$version")"
+	hash="$(wrapper_hash "$wrapper" "$ldflags")"
 	dest="$cache/$name-$version-$hash"
 	if [ ! -x "$dest/$name" ]; then
-		with_lock "$cache/.$name.lock" build_into "$name" "$version" "$wrapper" "$mod" "$pkg" "$flags" "$eta" "$dest"
+		with_lock "$cache/.$name.lock" build_into "$name" "$version" "$wrapper" "$mod" "$pkg" "$flags" "$eta" "$dest" "$ldflags"
 	fi
 	printf '%s\n' "$dest"
 }
 
 build_into() {
-	local name="$1" version="$2" wrapper="$3" mod="$4" pkg="$5" flags="$6" eta="$7" dest="$8"
+	local name="$1" version="$2" wrapper="$3" mod="$4" pkg="$5" flags="$6" eta="$7" dest="$8" ldflags="${9:-}"
 	[ -x "$dest/$name" ] && return 0 # built by a concurrent run meanwhile
 	log "building $name $version (not in cache $dest); takes $eta on 2 cores with a cold Go build cache, seconds with a warm one"
 	local tmp start
@@ -90,7 +130,7 @@ build_into() {
 	# -buildvcs=false: the wrappers live in the fedgen checkout, whose commit
 	# says nothing about the tool. $flags is a word list on purpose.
 	# shellcheck disable=SC2086
-	if ! (cd "$wrapper" && "$go" build -trimpath -buildvcs=false $flags -o "$tmp/$name" "$pkg"); then
+	if ! (cd "$wrapper" && "$go" build -trimpath -buildvcs=false $flags -ldflags="$ldflags" -o "$tmp/$name" "$pkg"); then
 		rm -rf "$tmp"
 		log "building $name $version failed"
 		return 1
