@@ -84,7 +84,7 @@ func RenderService(opts Options, in ServiceInput) *ServiceOutput {
 		}
 	}
 	slices.Sort(remotes)
-	svc := buildService(source, localJoined, remotes)
+	svc := buildService(source, localJoined, remotes, !opts.BesideLinkerdMirror)
 
 	result := &ServiceResult{
 		Namespace:     in.Namespace,

@@ -109,8 +109,9 @@ type fedService struct {
 }
 
 // buildService renders the federated Service from its source member and the
-// clusters of the joined members (remote ones sorted by name).
-func buildService(source *ClusterMember, localJoined bool, remotes []string) *fedService {
+// clusters of the joined members (remote ones sorted by name). mirrorLabel
+// adds LabelMirroredService (see Options.BesideLinkerdMirror).
+func buildService(source *ClusterMember, localJoined bool, remotes []string, mirrorLabel bool) *fedService {
 	svc := source.Service
 	var exLabels, exAnnotations []string
 	if source.Link != nil {
@@ -124,7 +125,9 @@ func buildService(source *ClusterMember, localJoined bool, remotes []string) *fe
 		}
 		labels[k] = v
 	}
-	labels[LabelMirroredService] = "true"
+	if mirrorLabel {
+		labels[LabelMirroredService] = "true"
+	}
 	labels[LabelManagedBy] = ManagedByValue
 
 	annotations := make(map[string]string, len(svc.Annotations)+2)

@@ -202,6 +202,27 @@ func TestServiceLabels(t *testing.T) {
 	}
 }
 
+// Beside Linkerd's service mirror the label that makes it remove members
+// from <svc>-federated is left off; the discovery annotations stay.
+func TestServiceBesideLinkerdMirror(t *testing.T) {
+	svc := member("mc-demo", "bb", func(s *corev1.Service) {
+		s.Labels["mirror.linkerd.io/mirrored-service"] = "true"
+	})
+	for _, beside := range []bool{false, true} {
+		_, r := renderOne(t, Options{BesideLinkerdMirror: beside}, one("east", link("east", time.Hour), svc))
+		_, labelled := r.service.Labels["mirror.linkerd.io/mirrored-service"]
+		if labelled == beside {
+			t.Errorf("BesideLinkerdMirror=%v: labels %v", beside, r.service.Labels)
+		}
+		if got := r.service.Labels["app.kubernetes.io/managed-by"]; got != "fedgen" {
+			t.Errorf("BesideLinkerdMirror=%v: managed-by = %q, want fedgen", beside, got)
+		}
+		if got := r.service.Annotations["multicluster.linkerd.io/remote-discovery"]; got != "bb@east" {
+			t.Errorf("BesideLinkerdMirror=%v: remote-discovery = %q, want bb@east", beside, got)
+		}
+	}
+}
+
 func TestServiceAnnotations(t *testing.T) {
 	const discovery = "multicluster.linkerd.io/remote-discovery"
 	tests := []struct {

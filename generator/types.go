@@ -60,6 +60,15 @@ type Options struct {
 	// put endpoints behind a Service in kube-system or in fedgen's own
 	// namespace just by labelling a Service there.
 	ExcludeNamespaces []string
+	// BesideLinkerdMirror leaves the mirror.linkerd.io/mirrored-service
+	// label off the federated Services (set with --member-selector).
+	// Linkerd's service mirror, running for a Link whose
+	// federatedServiceSelector is empty, takes every remote Service as a
+	// non-member, and removes it from any local <svc>-federated carrying
+	// that label: it would rewrite or delete fedgen's Services. Linkerd's
+	// destination controller serves federated Services from the discovery
+	// annotations alone, so nothing else changes.
+	BesideLinkerdMirror bool
 }
 
 // Cluster is one cluster's members: the local cluster, or the target of a Link.

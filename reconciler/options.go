@@ -55,6 +55,11 @@ type Options struct {
 	LinkNamespace string
 	// LocalSelector selects the local members (--local-selector).
 	LocalSelector labels.Selector
+	// MemberSelector, when set, selects every Link's remote members instead
+	// of the Link's federatedServiceSelector (--member-selector): the
+	// set-up beside Linkerd's service mirror. It also sets
+	// Generator.BesideLinkerdMirror.
+	MemberSelector labels.Selector
 	// Generator shapes the output (--endpoints, --max-endpoints-per-slice, ...).
 	Generator generator.Options
 	// Git says where the folder is committed (--git-*).
@@ -120,6 +125,7 @@ func (o *Options) setDefaults() {
 		o.Now = time.Now
 	}
 	o.Generator.LocalCluster = o.ClusterName
+	o.Generator.BesideLinkerdMirror = o.Generator.BesideLinkerdMirror || o.MemberSelector != nil
 	o.Review.setDefaults()
 	if o.Generator.ExcludeNamespaces == nil {
 		// nil is "not set"; an empty list excludes nothing.

@@ -95,6 +95,7 @@ func New(opts Options) (*Reconciler, error) {
 		Local:            opts.Local,
 		LinkNamespace:    opts.LinkNamespace,
 		LocalSelector:    opts.LocalSelector,
+		MemberSelector:   opts.MemberSelector,
 		Kubeconfig:       kubeconfig.Options{AllowExec: opts.AllowExecCredentials, Timeout: 30 * time.Second},
 		ProbeInterval:    opts.ProbeInterval,
 		UnreachableGrace: opts.UnreachableGrace,
@@ -219,6 +220,9 @@ func (r *Reconciler) onEvent(e members.Event) {
 	switch e.Kind {
 	case members.LinkRefused:
 		r.linkEvent(e.Link, corev1.EventTypeWarning, "LinkRefused", e.Message)
+	case members.LinkSelectorIgnored:
+		r.linkEvent(e.Link, corev1.EventTypeWarning, "LinkSelectorIgnored", e.Message)
+		r.opts.Log.Warn("link selector ignored", "link", r.opts.LinkNamespace+"/"+e.Link, "reason", e.Message)
 	case members.ClusterUnreachable:
 		r.linkEvent(e.Link, corev1.EventTypeWarning, "ClusterUnreachable", e.Message)
 		r.opts.Log.Warn("cluster unreachable", "cluster", e.Cluster, "error", e.Message)

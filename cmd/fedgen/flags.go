@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -30,7 +29,7 @@ type inputFlags struct {
 	kubeconfig       string
 	clusterName      string
 	linkNamespace    string
-	localSelector    string
+	selectors        selectorFlags
 	allowExec        bool
 	unreachableGrace time.Duration
 	probeInterval    time.Duration
@@ -43,7 +42,7 @@ func (f *inputFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the local cluster (default: in-cluster, then $KUBECONFIG)")
 	fs.StringVar(&f.clusterName, "cluster-name", "", "name of the local cluster (required)")
 	fs.StringVar(&f.linkNamespace, "link-namespace", reconciler.DefaultLinkNamespace, "namespace of the Links and their credentials Secrets")
-	fs.StringVar(&f.localSelector, "local-selector", reconciler.DefaultLocalSelector, "label selector of the local cluster's member Services")
+	f.selectors.bind(fs)
 	fs.BoolVar(&f.allowExec, "allow-exec-credentials", false, "let Links' kubeconfigs run exec credential plugins and auth providers")
 	fs.DurationVar(&f.unreachableGrace, "unreachable-grace", reconciler.DefaultUnreachableGrace, "keep an unreachable cluster's endpoints this long before withdrawing them")
 	fs.DurationVar(&f.probeInterval, "probe-interval", reconciler.DefaultProbeInterval, "how often linked clusters are probed")
@@ -61,9 +60,9 @@ func (f *inputFlags) options(log *slog.Logger) (reconciler.Options, error) {
 	if err != nil {
 		return reconciler.Options{}, usageErr(err)
 	}
-	sel, err := labels.Parse(f.localSelector)
+	local, member, err := f.selectors.parse()
 	if err != nil {
-		return reconciler.Options{}, usageErr(fmt.Errorf("--local-selector: %w", err))
+		return reconciler.Options{}, err
 	}
 	cfg, err := loadLocalConfig(f.kubeconfig)
 	if err != nil {
@@ -74,7 +73,8 @@ func (f *inputFlags) options(log *slog.Logger) (reconciler.Options, error) {
 		Local:                cfg,
 		ClusterName:          f.clusterName,
 		LinkNamespace:        f.linkNamespace,
-		LocalSelector:        sel,
+		LocalSelector:        local,
+		MemberSelector:       member,
 		Generator:            genOpts,
 		UnreachableGrace:     f.unreachableGrace,
 		ProbeInterval:        f.probeInterval,

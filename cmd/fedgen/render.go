@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/fedgen/fedgen/generator"
 	"github.com/fedgen/fedgen/internal/snapshot"
@@ -23,11 +22,11 @@ func init() { subcommands = append(subcommands, newRenderCommand) }
 
 // renderOptions are the flags of `fedgen render`.
 type renderOptions struct {
-	snapshot      string
-	clusterName   string
-	localSelector string
-	out           string
-	gen           generatorFlags
+	snapshot    string
+	clusterName string
+	selectors   selectorFlags
+	out         string
+	gen         generatorFlags
 }
 
 func newRenderCommand() *cobra.Command {
@@ -57,7 +56,7 @@ nothing is written and the exit status is 2.`,
 	f := cmd.Flags()
 	f.StringVar(&o.snapshot, "snapshot", "", "snapshot folder: one folder per cluster, and optionally links.yaml (required)")
 	f.StringVar(&o.clusterName, "cluster-name", "", "name of the local cluster, whose folder the snapshot must have (required)")
-	f.StringVar(&o.localSelector, "local-selector", snapshot.DefaultSelector, "label selector of the local cluster's member Services")
+	o.selectors.bind(f)
 	f.StringVar(&o.out, "out", "", "folder to write; replaced as a whole (required)")
 	o.gen.bind(f)
 	return cmd
@@ -84,17 +83,18 @@ func (o *renderOptions) run(stdout io.Writer) error {
 	if err := opts.Validate(); err != nil {
 		return usageErr(err)
 	}
-	sel, err := labels.Parse(o.localSelector)
+	local, member, err := o.selectors.parse()
 	if err != nil {
-		return usageErr(fmt.Errorf("--local-selector: %w", err))
+		return err
 	}
+	opts.BesideLinkerdMirror = member != nil
 	// Refuse early, before any work, to replace a folder that is not
 	// fedgen's (a typo in --out must not wipe a home folder).
 	if err := checkReplaceable(o.out); err != nil {
 		return usageErr(err)
 	}
 
-	in, err := snapshot.Read(o.snapshot, snapshot.Options{LocalCluster: o.clusterName, LocalSelector: sel})
+	in, err := snapshot.Read(o.snapshot, snapshot.Options{LocalCluster: o.clusterName, LocalSelector: local, MemberSelector: member})
 	if err != nil {
 		return usageErr(snapshotError(err))
 	}

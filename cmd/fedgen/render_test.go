@@ -251,6 +251,8 @@ func TestRenderUsageErrors(t *testing.T) {
 		{"no endpoints per slice", []string{"--max-endpoints-per-slice", "0"}, "--max-endpoints-per-slice must be within 1..1000, got 0"},
 		{"too many endpoints per slice", []string{"--max-endpoints-per-slice", "1001"}, "--max-endpoints-per-slice must be within 1..1000, got 1001"},
 		{"a bad local selector", []string{"--local-selector", "a b"}, "--local-selector:"},
+		{"a bad member selector", []string{"--member-selector", "a b"}, "--member-selector:"},
+		{"a member selector selecting everything", []string{"--member-selector", " "}, `--member-selector " " selects every Service`},
 		{"a cluster name that is no DNS label", []string{"--cluster-name", "West"}, `local cluster name "West" is not a valid DNS-1123 label`},
 		{"an unknown flag", []string{"--colour"}, "unknown flag: --colour"},
 		{"an argument", []string{"extra"}, `render takes no arguments, got ["extra"]`},
@@ -306,6 +308,17 @@ func TestRenderOptions(t *testing.T) {
 		in:      []string{"multicluster.linkerd.io/remote-discovery: bb@east,bb@north"},
 		notIn:   []string{"local-discovery", "10.42.0.108"},
 		summary: []string{"source east  clusters east,north ", "Members: 2 joined"},
+	}, {
+		name:    "the member selector decides the remote members and drops Linkerd's mirrored-service label",
+		args:    []string{"--member-selector", "app=bb"},
+		in:      []string{"multicluster.linkerd.io/remote-discovery: bb@east,bb@north", "app.kubernetes.io/managed-by: fedgen"},
+		notIn:   []string{"mirror.linkerd.io/mirrored-service"},
+		summary: []string{"Members: 3 joined"},
+	}, {
+		name:    "a member selector matching no remote Service leaves the local member alone",
+		args:    []string{"--member-selector", "app=none"},
+		notIn:   []string{"remote-discovery", "mirror.linkerd.io/mirrored-service"},
+		summary: []string{"Members: 1 joined"},
 	}, {
 		name:    "endpoints per slice",
 		args:    []string{"--max-endpoints-per-slice", "1000"},

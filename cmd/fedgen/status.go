@@ -22,9 +22,10 @@ import (
 func init() { subcommands = append(subcommands, newStatusCommand) }
 
 type statusOptions struct {
-	kubeconfig    string
-	linkNamespace string
-	kustomization string
+	kubeconfig     string
+	linkNamespace  string
+	kustomization  string
+	memberSelector string
 }
 
 func newStatusCommand() *cobra.Command {
@@ -41,6 +42,7 @@ func newStatusCommand() *cobra.Command {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the local cluster (default: in-cluster, then $KUBECONFIG)")
 	f.StringVar(&o.linkNamespace, "link-namespace", reconciler.DefaultLinkNamespace, "namespace of the Links")
 	f.StringVar(&o.kustomization, "flux-kustomization", "", "namespace/name of the Flux Kustomization, to show its applied revision")
+	f.StringVar(&o.memberSelector, "member-selector", "", "the --member-selector fedgen runs with, if any, to show it as the selector in force")
 	return cmd
 }
 
@@ -67,12 +69,14 @@ func (o *statusOptions) run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("listing Links in %s: %w", o.linkNamespace, err)
 	}
 	var rows []statusRow
+	var links []*mcv1alpha3.Link
 	for _, u := range list.Items {
 		l := &mcv1alpha3.Link{}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, l); err != nil {
 			return fmt.Errorf("decoding Link %s: %w", u.GetName(), err)
 		}
 		rows = append(rows, linkRows(l)...)
+		links = append(links, l)
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].service != rows[j].service {
@@ -94,6 +98,9 @@ func (o *statusOptions) run(ctx context.Context, w io.Writer) error {
 	}
 	if len(rows) == 0 {
 		fmt.Fprintf(w, "no federated services reported on the Links of %s\n", o.linkNamespace)
+	}
+	if err := printSelectors(w, links, o.memberSelector); err != nil {
+		return err
 	}
 	if kustomization != nil {
 		k, err := flux.ReadKustomization(ctx, dyn, kustomization.Namespace, kustomization.Name)
@@ -134,4 +141,41 @@ func orNone(s string) string {
 		return "<none>"
 	}
 	return s
+}
+
+// printSelectors says, per Link, which selector picks its cluster's
+// members: the Link's federatedServiceSelector, or fedgen's
+// --member-selector (the set-up beside Linkerd's service mirror). Only the
+// running fedgen knows its flags: a Link with an empty selector and
+// members reported anyway is taken as the latter.
+func printSelectors(w io.Writer, links []*mcv1alpha3.Link, memberSelector string) error {
+	if len(links) == 0 {
+		return nil
+	}
+	sort.Slice(links, func(i, j int) bool { return links[i].Name < links[j].Name })
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nLINK\tCLUSTER\tMEMBERS SELECTED BY")
+	for _, l := range links {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", l.Name, l.Spec.TargetClusterName, selectedBy(l, memberSelector))
+	}
+	return tw.Flush()
+}
+
+func selectedBy(l *mcv1alpha3.Link, memberSelector string) string {
+	own := ""
+	if fs := l.Spec.FederatedServiceSelector; fs != nil && len(fs.MatchLabels)+len(fs.MatchExpressions) > 0 {
+		own = metav1.FormatLabelSelector(fs)
+	}
+	switch {
+	case memberSelector != "" && own != "":
+		return fmt.Sprintf("fedgen --member-selector %s (the Link's own selector %s is ignored by fedgen, "+
+			"but Linkerd's service mirror federates with it: leave it empty)", memberSelector, own)
+	case memberSelector != "":
+		return "fedgen --member-selector " + memberSelector + " (the Link's selector is empty)"
+	case own != "":
+		return "the Link's federatedServiceSelector " + own
+	case len(linkRows(l)) > 0:
+		return "fedgen --member-selector (the Link's selector is empty; pass --member-selector to show its value)"
+	}
+	return "nothing (the Link's selector is empty)"
 }

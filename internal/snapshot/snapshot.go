@@ -45,6 +45,19 @@ type Options struct {
 	// LocalSelector selects the local cluster's member Services
 	// (--local-selector); nil means DefaultSelector.
 	LocalSelector labels.Selector
+	// MemberSelector, when set, selects the linked clusters' member
+	// Services instead of their Links' federatedServiceSelector
+	// (--member-selector).
+	MemberSelector labels.Selector
+}
+
+// remote returns the selector of a linked cluster's members: MemberSelector
+// when set, else the Link's (or the default) selector.
+func (o Options) remote(linkSelector labels.Selector) labels.Selector {
+	if o.MemberSelector != nil {
+		return o.MemberSelector
+	}
+	return linkSelector
 }
 
 // Read reads the snapshot folder dir. The Input it returns has Namespaces
@@ -97,7 +110,7 @@ func Read(dir string, opts Options) (generator.Input, error) {
 		if !hasLinks {
 			// Without Links, every cluster is read the way Linkerd's guide
 			// labels members, and the generator orders them by name.
-			in.Clusters = append(in.Clusters, generator.Cluster{Name: name, Members: c.members(defaultSelector())})
+			in.Clusters = append(in.Clusters, generator.Cluster{Name: name, Members: c.members(opts.remote(defaultSelector()))})
 			continue
 		}
 		l, ok := links[name]
@@ -106,7 +119,7 @@ func Read(dir string, opts Options) (generator.Input, error) {
 				c.dir, filepath.Join(dir, LinksFile), name))
 			continue
 		}
-		in.Clusters = append(in.Clusters, generator.Cluster{Name: name, Link: LinkInfo(l.Link), Members: c.members(l.selector)})
+		in.Clusters = append(in.Clusters, generator.Cluster{Name: name, Link: LinkInfo(l.Link), Members: c.members(opts.remote(l.selector))})
 	}
 	for name, l := range links {
 		if _, ok := clusters[name]; !ok {

@@ -44,6 +44,7 @@ func TestReadMembership(t *testing.T) {
 		name          string
 		files         map[string]string
 		localSelector string
+		memberSel     string
 		want          []string
 		wantNS        []string
 	}{{
@@ -91,6 +92,24 @@ func TestReadMembership(t *testing.T) {
 			"links.yaml":  linkDoc("east", "east", t1) + "  federatedServiceSelector: {}\n",
 		},
 		want: []string{"east link=east@" + t1},
+	}, {
+		name: "--member-selector replaces every Link's selector, empty or not; the local selector stays",
+		files: map[string]string{
+			"west/a.yaml":  docs(member("mc-demo", "bb"), service("mc-demo", "cc", "fed=yes")),
+			"east/a.yaml":  docs(member("mc-demo", "bb"), service("mc-demo", "cc", "fed=yes")),
+			"north/a.yaml": docs(member("mc-demo", "bb"), service("mc-demo", "cc", "fed=yes")),
+			"links.yaml":   docs(linkDoc("east", "east", t1)+"  federatedServiceSelector: {}\n", linkDoc("north", "north", t2, "mirror.linkerd.io/federated=member")),
+		},
+		memberSel: "fed=yes",
+		want:      []string{"east link=east@" + t1 + " mc-demo/cc[]", "north link=north@" + t2 + " mc-demo/cc[]", "west mc-demo/bb[]"},
+	}, {
+		name: "--member-selector without links.yaml",
+		files: map[string]string{
+			"west/a.yaml": docs(member("mc-demo", "bb")),
+			"east/a.yaml": docs(member("mc-demo", "bb"), service("mc-demo", "cc", "fed=yes")),
+		},
+		memberSel: "fed=yes",
+		want:      []string{"east mc-demo/cc[]", "west mc-demo/bb[]"},
 	}, {
 		name: "without links.yaml every cluster uses the default selector and has no Link",
 		files: map[string]string{
@@ -174,6 +193,13 @@ func TestReadMembership(t *testing.T) {
 					t.Fatal(err)
 				}
 				opts.LocalSelector = sel
+			}
+			if tt.memberSel != "" {
+				sel, err := labels.Parse(tt.memberSel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.MemberSelector = sel
 			}
 			in, err := Read(dir, opts)
 			if err != nil {

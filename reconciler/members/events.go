@@ -11,6 +11,7 @@ const (
 	LinkSpecChanged      EventKind = "LinkSpecChanged"
 	LinkDeleted          EventKind = "LinkDeleted"
 	LinkRefused          EventKind = "LinkRefused"
+	LinkSelectorIgnored  EventKind = "LinkSelectorIgnored"
 	CredentialsChanged   EventKind = "CredentialsChanged"
 	MemberJoined         EventKind = "MemberJoined"
 	MemberUpdated        EventKind = "MemberUpdated"
@@ -56,7 +57,7 @@ func (e Event) String() string {
 // (as opposed to only the status).
 func (k EventKind) AffectsRender() bool {
 	switch k {
-	case FederatedServiceSeen, ClusterUnreachable:
+	case FederatedServiceSeen, ClusterUnreachable, LinkSelectorIgnored:
 		return false
 	}
 	return true

@@ -19,6 +19,9 @@ import (
 type desiredWatch struct {
 	key  string
 	spec clusterSpec
+	// warning, when set, is said once each time the watch starts: the
+	// Link is used, but not as it reads.
+	warning string
 }
 
 // plan decides, for every Link, the watch it should have or why it has none.
@@ -34,7 +37,7 @@ func (t *Tracker) plan(links []*mcv1alpha3.Link) (map[string]desiredWatch, map[s
 			continue
 		}
 		owner[spec.name] = l.Name
-		desired[l.Name] = desiredWatch{key: key, spec: spec}
+		desired[l.Name] = desiredWatch{key: key, spec: spec, warning: t.selectorWarning(l)}
 	}
 	return desired, refusals
 }
@@ -51,13 +54,9 @@ func (t *Tracker) planLink(l *mcv1alpha3.Link, owner map[string]string) (cluster
 	case owner[cluster] != "":
 		return clusterSpec{}, "", fmt.Errorf("cluster %q is already linked by the older Link %q", cluster, owner[cluster])
 	}
-	var selector labels.Selector
-	if fs := l.Spec.FederatedServiceSelector; fs != nil && (len(fs.MatchLabels) > 0 || len(fs.MatchExpressions) > 0) {
-		s, err := metav1.LabelSelectorAsSelector(fs)
-		if err != nil {
-			return clusterSpec{}, "", fmt.Errorf("spec.federatedServiceSelector: %w", err)
-		}
-		selector = s
+	selector, err := t.memberSelector(l)
+	if err != nil {
+		return clusterSpec{}, "", err
 	}
 	info := &generator.LinkInfo{
 		Name:                l.Name,
@@ -97,4 +96,42 @@ func (t *Tracker) planLink(l *mcv1alpha3.Link, owner map[string]string) (cluster
 	spec.client = client
 	key := fmt.Sprintf("%s|%s|%d|%s", l.UID, cluster, l.Generation, secret.ResourceVersion)
 	return spec, key, nil
+}
+
+// memberSelector is the selector of the Link's remote members: fedgen's
+// own --member-selector when it is set, else the Link's
+// federatedServiceSelector; nil when that is absent or empty (upstream
+// semantics: no members).
+func (t *Tracker) memberSelector(l *mcv1alpha3.Link) (labels.Selector, error) {
+	if t.opts.MemberSelector != nil {
+		return t.opts.MemberSelector, nil
+	}
+	if !hasSelector(l) {
+		return nil, nil
+	}
+	s, err := metav1.LabelSelectorAsSelector(l.Spec.FederatedServiceSelector)
+	if err != nil {
+		return nil, fmt.Errorf("spec.federatedServiceSelector: %w", err)
+	}
+	return s, nil
+}
+
+// hasSelector reports whether the Link's federatedServiceSelector selects
+// anything at all, as Linkerd's service mirror reads it.
+func hasSelector(l *mcv1alpha3.Link) bool {
+	fs := l.Spec.FederatedServiceSelector
+	return fs != nil && len(fs.MatchLabels)+len(fs.MatchExpressions) > 0
+}
+
+// selectorWarning says when a Link's own selector is set while
+// --member-selector is in force: fedgen ignores it, and Linkerd's service
+// mirror, if it runs for the Link, federates with it, writing the same
+// <svc>-federated as Flux.
+func (t *Tracker) selectorWarning(l *mcv1alpha3.Link) string {
+	if t.opts.MemberSelector == nil || !hasSelector(l) {
+		return ""
+	}
+	return fmt.Sprintf("spec.federatedServiceSelector is not empty but fedgen selects members with --member-selector %q; "+
+		"leave the Link's selector empty, or Linkerd's service mirror for this Link federates its members too",
+		t.opts.MemberSelector.String())
 }

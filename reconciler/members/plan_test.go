@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
@@ -138,5 +139,54 @@ func TestPlanKeyChangesOnlyWithSpecOrCredentials(t *testing.T) {
 	tr2 := newPlanTracker(t, s2)
 	if k, _ := tr2.plan([]*mcv1alpha3.Link{l}); k["east"].key == before["east"].key {
 		t.Error("new credentials keep the old watch")
+	}
+}
+
+// With --member-selector every Link's members are fedgen's selector's,
+// whatever the Link's own selector says; an empty Link selector then needs
+// credentials like any other, and a non-empty one is used but warned about.
+func TestPlanMemberSelector(t *testing.T) {
+	member := labels.SelectorFromSet(labels.Set{"mirror.linkerd.io/federated": "member"})
+	tr := newPlanTracker(t, secret("good", map[string]string{"kubeconfig": goodKubeconfig}))
+	tr.opts.MemberSelector = member
+
+	empty := link("empty", "east", "good", 3)
+	empty.Spec.FederatedServiceSelector = &metav1.LabelSelector{}
+	absent := link("absent", "north", "good", 2)
+	absent.Spec.FederatedServiceSelector = nil
+	own := link("own", "south", "good", 1)
+	noCreds := link("nocreds", "west2", "missing", 0)
+	noCreds.Spec.FederatedServiceSelector = &metav1.LabelSelector{}
+
+	desired, refused := tr.plan([]*mcv1alpha3.Link{empty, absent, own, noCreds})
+	for _, name := range []string{"empty", "absent", "own"} {
+		d, ok := desired[name]
+		switch {
+		case !ok:
+			t.Errorf("Link %s not planned: %q", name, refused[name])
+		case d.spec.client == nil || d.spec.selector == nil || d.spec.selector.String() != member.String():
+			t.Errorf("Link %s: selector %v, client %v; want %q with a client", name, d.spec.selector, d.spec.client != nil, member)
+		}
+	}
+	if w := desired["own"].warning; !strings.Contains(w, "spec.federatedServiceSelector is not empty") || !strings.Contains(w, member.String()) {
+		t.Errorf("a Link with its own selector: warning %q", w)
+	}
+	for _, name := range []string{"empty", "absent"} {
+		if w := desired[name].warning; w != "" {
+			t.Errorf("Link %s (empty selector): warning %q", name, w)
+		}
+	}
+	if !strings.Contains(refused["nocreds"], "credentials Secret linkerd-multicluster/missing not found") {
+		t.Errorf("an empty Link selector under --member-selector still needs credentials: refusal %q", refused["nocreds"])
+	}
+
+	// Without --member-selector the same Links read as upstream reads them.
+	tr.opts.MemberSelector = nil
+	desired, _ = tr.plan([]*mcv1alpha3.Link{empty, own})
+	if d := desired["empty"]; d.spec.selector != nil || d.warning != "" {
+		t.Errorf("without --member-selector an empty Link selector selects nothing: %+v", d)
+	}
+	if d := desired["own"]; d.spec.selector == nil || d.warning != "" {
+		t.Errorf("without --member-selector a Link's own selector is used silently: %+v", d)
 	}
 }

@@ -39,6 +39,11 @@ type Options struct {
 	LinkNamespace string
 	// LocalSelector selects the local members (--local-selector).
 	LocalSelector labels.Selector
+	// MemberSelector, when set, selects the remote members of every Link
+	// instead of the Link's federatedServiceSelector (--member-selector):
+	// the set-up beside Linkerd's service mirror, whose Links keep an
+	// empty selector so that Linkerd federates nothing.
+	MemberSelector labels.Selector
 	// Kubeconfig says what a Link's kubeconfig may do.
 	Kubeconfig kubeconfig.Options
 	// ProbeInterval is how often each linked cluster is probed.
@@ -265,6 +270,9 @@ func (t *Tracker) syncLinks(kind EventKind) {
 		cw := startCluster(t.ctx, d.spec, t.opts.ProbeInterval, t.emit)
 		t.remotes[name] = &remote{key: d.key, cluster: d.spec.name, started: time.Now(), watch: cw}
 		events = append(events, Event{Kind: kind, Cluster: d.spec.name, Link: name})
+		if d.warning != "" {
+			events = append(events, Event{Kind: LinkSelectorIgnored, Cluster: d.spec.name, Link: name, Message: d.warning})
+		}
 		t.scheduleSyncDeadline(name)
 	}
 	changedRefusals := map[string]string{}
