@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -10,6 +11,8 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/skeema/knownhosts"
+	"golang.org/x/crypto/ssh"
+	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
 )
 
 // Keys of a Flux Git credentials Secret
@@ -91,7 +94,7 @@ func sshAuth(data map[string][]byte, ep *transport.Endpoint) (transport.AuthMeth
 	if port == 0 {
 		port = 22
 	}
-	auth.HostKeyCallback = db.HostKeyCallback()
+	auth.HostKeyCallback = explainHostKey(db.HostKeyCallback())
 	// Offer only the key types known_hosts has for this host, or the
 	// server may present another one and fail verification.
 	auth.HostKeyAlgorithms = db.HostKeyAlgorithms(net.JoinHostPort(ep.Host, strconv.Itoa(port)))
@@ -118,4 +121,25 @@ func knownHostsDB(content []byte) (*knownhosts.HostKeyDB, error) {
 		return nil, fmt.Errorf("git secret %q is not valid known_hosts content", SecretKnownHosts)
 	}
 	return db, nil
+}
+
+// explainHostKey makes a refused host key say which host offered which key
+// and why it was refused: an operator compares the fingerprint with the
+// server's, or adds the host to known_hosts. Nothing is trusted on first
+// use.
+func explainHostKey(check ssh.HostKeyCallback) ssh.HostKeyCallback {
+	return func(host string, remote net.Addr, key ssh.PublicKey) error {
+		err := check(host, remote, key)
+		var ke *xknownhosts.KeyError
+		if err == nil || !errors.As(err, &ke) {
+			return err
+		}
+		offered := key.Type() + " " + ssh.FingerprintSHA256(key)
+		if len(ke.Want) == 0 {
+			return fmt.Errorf("host %s (key %s) is not in the git secret's %s, and unknown hosts are never trusted: %w",
+				host, offered, SecretKnownHosts, err)
+		}
+		return fmt.Errorf("host %s offered key %s, which does not match the git secret's %s: %w",
+			host, offered, SecretKnownHosts, err)
+	}
 }

@@ -116,7 +116,10 @@ func kindOf(err error) error {
 		errors.Is(err, transport.ErrInvalidAuthMethod),
 		strings.Contains(msg, "ssh: unable to authenticate"):
 		return ErrAuthFailed
-	case errors.As(err, &keyErr), strings.Contains(msg, "knownhosts: key"):
+	case errors.As(err, &keyErr), strings.Contains(msg, "knownhosts: key"),
+		// fedgen offers only the key types known_hosts holds for the
+		// host (sshAuth): none in common is a host key not listed.
+		strings.Contains(msg, "no common algorithm for host key"):
 		return ErrHostKey
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return ErrRepositoryNotFound

@@ -6,12 +6,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/fedgen/fedgen/internal/rig/proc"
 )
 
 // process is one server binary the fleet runs: its own process group, output
@@ -47,19 +47,9 @@ func (p *process) start() error {
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Own process group, so Stop reaches whatever the server forks.
-		Setpgid: true,
-		// Killed by the kernel when the test binary dies (panic, timeout).
-		Pdeathsig: syscall.SIGKILL,
-	}
-	// Pdeathsig fires when the *thread* that forked exits; a locked thread
-	// is only ever ended by the runtime if its goroutine exits while locked,
-	// which this one does not.
-	runtime.LockOSThread()
-	err = cmd.Start()
-	runtime.UnlockOSThread()
-	if err != nil {
+	// Own process group, so stop reaches whatever the server forks;
+	// killed by the kernel when the test binary dies (panic, timeout).
+	if err := proc.Start(cmd); err != nil {
 		logFile.Close()
 		return fmt.Errorf("starting %s: %w", p.name, err)
 	}
@@ -107,16 +97,7 @@ func (p *process) stop(grace time.Duration) {
 	if cmd == nil || isClosed(done) {
 		return
 	}
-	pgid := cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
-	}
-	// Children that outlived the leader would keep ports open.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	proc.StopGroup(cmd.Process.Pid, done, grace)
 }
 
 // pid is the process id, or 0 when not running.
