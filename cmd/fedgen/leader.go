@@ -116,6 +116,13 @@ func (f *leaseFence) revoke() {
 	f.revoked = true
 }
 
+// held reports whether this replica has held the Lease at all.
+func (f *leaseFence) held() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.renewed.IsZero() || f.revoked
+}
+
 func (f *leaseFence) check() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

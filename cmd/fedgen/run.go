@@ -113,7 +113,11 @@ func (o *runOptions) run(ctx context.Context) error {
 		return err
 	}
 	serve(ctx, log, o.metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	serve(ctx, log, o.healthAddr, healthHandler(rec.Ready))
+	ready := rec.Ready
+	if fence != nil {
+		ready = standbyReady(fence, rec.Ready)
+	}
+	serve(ctx, log, o.healthAddr, healthHandler(ready))
 	if !o.leaderElect {
 		return rec.Run(ctx)
 	}
@@ -147,6 +151,20 @@ func serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) {
 		defer cancel()
 		_ = srv.Shutdown(shut)
 	}()
+}
+
+// standbyReady is /readyz under leader election: a replica that has not
+// led yet is a ready standby (otherwise a Deployment's rolling update,
+// which waits for the new pod to be ready, would wait forever for a
+// replica that cannot lead before the old one goes); once it leads, it is
+// ready when it has published.
+func standbyReady(fence *leaseFence, published func() error) func() error {
+	return func() error {
+		if !fence.held() {
+			return nil
+		}
+		return published()
+	}
 }
 
 func healthHandler(ready func() error) http.Handler {
