@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the programs the local test clusters run (kube-apiserver, etcd,
 # Flux's source- and kustomize-controller, and kube-proxy for the pod
-# network) from the wrapper modules next to this script, and links them
-# into bin/.
+# network), and helm for the chart's tests, from the wrapper modules next
+# to this script, and links them into bin/.
 #
 #   hack/tools/build.sh                  the cluster tools (what `make tools` runs)
 #   hack/tools/build.sh controller-gen   only the named tools
@@ -44,8 +44,11 @@ tools=(
 	"source-controller|source-controller|github.com/fluxcd/source-controller|github.com/fluxcd/source-controller|-mod=mod|~2.5 min"
 	"kustomize-controller|kustomize-controller|github.com/fluxcd/kustomize-controller|github.com/fluxcd/kustomize-controller||~2.5 min"
 	"controller-gen|controller-gen|sigs.k8s.io/controller-tools|sigs.k8s.io/controller-tools/cmd/controller-gen||~40 s"
+	# helm lints and renders charts/fedgen in the tests and packages it in
+	# `make release`.
+	"helm|helm|helm.sh/helm/v3|helm.sh/helm/v3/cmd/helm||~2 min"
 )
-default_tools=(kube-apiserver kube-proxy etcd source-controller kustomize-controller)
+default_tools=(kube-apiserver kube-proxy etcd source-controller kustomize-controller helm)
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 
