@@ -23,6 +23,7 @@ How a value becomes a flag (fedgen.flag):
   (list "cluster-name" $v.clusterName)
   (list "link-namespace" $v.linkNamespace)
   (list "local-selector" $v.localSelector)
+  (list "member-selector" $v.memberSelector)
   (list "git-url" $v.git.url)
   (list "git-branch" $v.git.branch)
   (list "git-path" $v.git.path)
