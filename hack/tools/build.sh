@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the programs the local test clusters run (kube-apiserver, etcd,
-# Flux's source- and kustomize-controller, and kube-proxy for the pod
-# network), and helm for the chart's tests, from the wrapper modules next
-# to this script, and links them into bin/.
+# Flux's source- and kustomize-controller, kube-proxy for the pod network,
+# and Gitea, the forge of the pull-request tests), and helm for the chart's
+# tests, from the wrapper modules next to this script, and links them into
+# bin/.
 #
 #   hack/tools/build.sh                  the cluster tools (what `make tools` runs)
 #   hack/tools/build.sh controller-gen   only the named tools
@@ -15,7 +16,11 @@
 #
 # bin/<tool> is a symlink into that cache; bin/flux-crds/ links to a copy of
 # both Flux controllers' CRDs (config/crd/bases of their modules), so tests do
-# not depend on the layout of the Go module cache.
+# not depend on the layout of the Go module cache; for the same reason
+# bin/gitea-static/ links to a copy of the templates, locales and public
+# files Gitea reads at start (its STATIC_ROOT_PATH: the binary is built
+# without -tags bindata, which would need `go generate` in a copy of its
+# source).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,11 +33,12 @@ go="${GO:-go}"
 # another build list.
 export GOWORK=off
 
-# tool | wrapper folder | module whose version names the build | package | extra build flags | rough build time on 2 cores | version stamp
+# tool | wrapper folder | module whose version names the build | package | extra build flags | rough build time on 2 cores | version stamp | build environment
 #
 # A version stamp names a function that prints -ldflags for the tool, given
 # the wrapper folder, the module and its version: Kubernetes' programs report
-# the version their build scripts stamp in, "v0.0.0-master" without it.
+# the version their build scripts stamp in, "v0.0.0-master" without it. The
+# build environment is a word list of VAR=value set for its go commands.
 tools=(
 	"kube-apiserver|kube-apiserver|k8s.io/kubernetes|k8s.io/kubernetes/cmd/kube-apiserver||~5 min|kube_version_ldflags"
 	# Same wrapper module as kube-apiserver: the packages they share are
@@ -47,8 +53,12 @@ tools=(
 	# helm lints and renders charts/fedgen in the tests and packages it in
 	# `make release`.
 	"helm|helm|helm.sh/helm/v3|helm.sh/helm/v3/cmd/helm||~2 min"
+	# Gitea calls itself gitea.dev; the wrapper replaces it and its two
+	# gitea.dev dependencies by the same tags under code.gitea.io, which the
+	# checksum database does not list. Pure-Go sqlite: no cgo.
+	"gitea|gitea|gitea.dev|gitea.dev||~4 min|gitea_version_ldflags|CGO_ENABLED=0 GONOSUMDB=code.gitea.io/sdk,code.gitea.io/actions-proto-go"
 )
-default_tools=(kube-apiserver kube-proxy etcd source-controller kustomize-controller helm)
+default_tools=(kube-apiserver kube-proxy etcd source-controller kustomize-controller helm gitea)
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -58,14 +68,21 @@ module_version() {
 }
 
 # wrapper_hash changes whenever the pinned build could: the wrapper's files,
-# the Go toolchain and the tool's -ldflags (left out when it has none, so
-# that the tools without any keep their cache folders).
+# the Go toolchain, the tool's -ldflags and build environment (each left out
+# when empty, so that the tools without any keep their cache folders).
 wrapper_hash() {
 	{
 		"$go" env GOVERSION
 		cat "$1"/go.mod "$1"/go.sum "$1"/*.go 2>/dev/null
 		[ -z "${2:-}" ] || printf 'ldflags %s\n' "$2"
+		[ -z "${3:-}" ] || printf 'env %s\n' "$3"
 	} | sha256sum | cut -c1-10
+}
+
+# gitea_version_ldflags stamps Gitea's version as its Makefile does (API
+# clients check it; unstamped it reports "development").
+gitea_version_ldflags() {
+	printf -- '-X=main.Version=%s\n' "${3#v}"
 }
 
 # kube_version_ldflags prints the -X flags Kubernetes' hack/lib/version.sh
@@ -109,21 +126,21 @@ with_lock() {
 # build_tool builds one tool into its cache folder unless it is there already,
 # then prints the folder.
 build_tool() {
-	local name="$1" dir="$2" mod="$3" pkg="$4" flags="$5" eta="$6" stamp="${7:-}"
+	local name="$1" dir="$2" mod="$3" pkg="$4" flags="$5" eta="$6" stamp="${7:-}" envs="${8:-}"
 	local wrapper="$here/$dir" version hash dest ldflags=""
 	version="$(module_version "$wrapper" "$mod")"
 	[ -n "$version" ] || { log "no version of $mod in $wrapper/go.mod"; return 1; }
 	[ -z "$stamp" ] || ldflags="$("$stamp" "$wrapper" "$mod" "$version")"
-	hash="$(wrapper_hash "$wrapper" "$ldflags")"
+	hash="$(wrapper_hash "$wrapper" "$ldflags" "$envs")"
 	dest="$cache/$name-$version-$hash"
 	if [ ! -x "$dest/$name" ]; then
-		with_lock "$cache/.$name.lock" build_into "$name" "$version" "$wrapper" "$mod" "$pkg" "$flags" "$eta" "$dest" "$ldflags"
+		with_lock "$cache/.$name.lock" build_into "$name" "$version" "$wrapper" "$mod" "$pkg" "$flags" "$eta" "$dest" "$ldflags" "$envs"
 	fi
 	printf '%s\n' "$dest"
 }
 
 build_into() {
-	local name="$1" version="$2" wrapper="$3" mod="$4" pkg="$5" flags="$6" eta="$7" dest="$8" ldflags="${9:-}"
+	local name="$1" version="$2" wrapper="$3" mod="$4" pkg="$5" flags="$6" eta="$7" dest="$8" ldflags="${9:-}" envs="${10:-}"
 	[ -x "$dest/$name" ] && return 0 # built by a concurrent run meanwhile
 	log "building $name $version (not in cache $dest); takes $eta on 2 cores with a cold Go build cache, seconds with a warm one"
 	local tmp start
@@ -131,9 +148,9 @@ build_into() {
 	chmod 755 "$tmp"
 	start=$SECONDS
 	# -buildvcs=false: the wrappers live in the fedgen checkout, whose commit
-	# says nothing about the tool. $flags is a word list on purpose.
+	# says nothing about the tool. $flags and $envs are word lists on purpose.
 	# shellcheck disable=SC2086
-	if ! (cd "$wrapper" && "$go" build -trimpath -buildvcs=false $flags -ldflags="$ldflags" -o "$tmp/$name" "$pkg"); then
+	if ! (cd "$wrapper" && env $envs "$go" build -trimpath -buildvcs=false $flags -ldflags="$ldflags" -o "$tmp/$name" "$pkg"); then
 		rm -rf "$tmp"
 		log "building $name $version failed"
 		return 1
@@ -141,11 +158,17 @@ build_into() {
 	# Controllers ship their CRDs in the module: keep a copy with the binary.
 	local moddir
 	# shellcheck disable=SC2086
-	moddir="$(cd "$wrapper" && "$go" list -m $flags -f '{{.Dir}}' "$mod")"
+	moddir="$(cd "$wrapper" && env $envs "$go" list -m $flags -f '{{.Dir}}' "$mod")"
 	if [ -d "$moddir/config/crd/bases" ]; then
 		mkdir -p "$tmp/crds"
 		cp "$moddir"/config/crd/bases/*.yaml "$tmp/crds/"
 		chmod u+w "$tmp/crds"/*.yaml
+	fi
+	# Gitea reads its templates and locales from disk at start.
+	if [ "$name" = gitea ]; then
+		mkdir -p "$tmp/static"
+		cp -R "$moddir/templates" "$moddir/options" "$moddir/public" "$tmp/static/"
+		chmod -R u+w "$tmp/static"
 	fi
 	rm -rf "$dest"
 	mv "$tmp" "$dest"
@@ -173,6 +196,9 @@ main() {
 		[ -n "$found" ] || { log "unknown tool $name"; return 1; }
 		dirs[$name]="$found"
 		link "$found/$name" "$bin/$name"
+		if [ -d "$found/static" ]; then
+			link "$found/static" "$bin/$name-static"
+		fi
 	done
 
 	# Flux's CRDs, both controllers' in one folder, once both are built.

@@ -86,24 +86,3 @@ func (e *etcd) waitHealthy(ctx context.Context) error {
 		return health.Health == "true", nil
 	})
 }
-
-// poll calls done every interval until it returns true or an error, or ctx
-// ends (the error then names the context's cause).
-func poll(ctx context.Context, interval time.Duration, done func() (bool, error)) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		ok, err := done()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waited too long: %w", context.Cause(ctx))
-		case <-t.C:
-		}
-	}
-}

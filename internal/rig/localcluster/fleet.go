@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/fedgen/fedgen/internal/rig/forge"
 	"github.com/fedgen/fedgen/internal/rig/gitserver"
 )
 
@@ -27,6 +28,9 @@ type Options struct {
 	Flux string
 	// GitServer starts a Git smart-HTTP server (see Fleet.Git).
 	GitServer bool
+	// Forge starts Gitea, a forge with pull requests (see Fleet.Forge);
+	// Flux fetches from it with its token (GitSource.Password).
+	Forge bool
 	// LinkCRD is the Link CRD installed in every cluster.
 	LinkCRD LinkCRD
 	// Dir holds the fleet's data, certificates, kubeconfigs and logs; a new
@@ -51,6 +55,7 @@ type Fleet struct {
 	flux      *Flux
 	git       *gitserver.Server
 	gitLog    *os.File
+	forge     *forge.Gitea
 	startedIn time.Duration
 
 	stopOnce sync.Once
@@ -168,11 +173,20 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	if opts.GitServer {
 		wg.Go(func() { record(f.startGit()) })
 	}
+	if opts.Forge {
+		wg.Go(func() {
+			g, err := forge.Start(ctx, forge.Options{Dir: filepath.Join(f.dir, "forge"), BinDir: binDir})
+			mu.Lock()
+			f.forge = g
+			mu.Unlock()
+			record(err)
+		})
+	}
 	wg.Wait()
 	if err := errors.Join(errList...); err != nil {
 		return nil, err
 	}
-	logf("localcluster: Link CRD (%s), Flux (%q), Git server (%t) ready in %s", opts.LinkCRD, opts.Flux, opts.GitServer, time.Since(step).Round(time.Millisecond))
+	logf("localcluster: Link CRD (%s), Flux (%q), Git server (%t), forge (%t) ready in %s", opts.LinkCRD, opts.Flux, opts.GitServer, opts.Forge, time.Since(step).Round(time.Millisecond))
 	f.startedIn = time.Since(begin)
 	logf("localcluster: fleet ready in %s; data and logs in %s", f.startedIn.Round(time.Millisecond), f.dir)
 	return f, nil
@@ -235,6 +249,9 @@ func (f *Fleet) Flux() *Flux { return f.flux }
 // Git returns the Git server, or nil when Options.GitServer was false.
 func (f *Fleet) Git() *gitserver.Server { return f.git }
 
+// Forge returns Gitea, or nil when Options.Forge was false.
+func (f *Fleet) Forge() *forge.Gitea { return f.forge }
+
 // Dir is the folder holding the fleet's data and logs.
 func (f *Fleet) Dir() string { return f.dir }
 
@@ -253,8 +270,8 @@ func (f *Fleet) KeepDir() {
 	f.keepDir = true
 }
 
-// Stop stops every process the fleet started (Flux, apiservers, etcd), the
-// Git server, and removes the fleet's temporary folder unless KeepDir was
+// Stop stops every process the fleet started (Flux, apiservers, etcd,
+// Gitea), the Git server, and removes the fleet's temporary folder unless KeepDir was
 // called or Options.Dir was given. It is safe to call more than once.
 func (f *Fleet) Stop() {
 	f.stopOnce.Do(func() {
@@ -264,6 +281,9 @@ func (f *Fleet) Stop() {
 		if f.git != nil {
 			_ = f.git.Close()
 			f.gitLog.Close()
+		}
+		if f.forge != nil {
+			f.forge.Stop()
 		}
 		var wg sync.WaitGroup
 		for _, c := range f.clusters {
@@ -306,10 +326,14 @@ func (f *Fleet) Processes() []Process {
 	if f.flux != nil {
 		procs = append(procs, f.flux.source, f.flux.kustomize)
 	}
-	out := make([]Process, 0, len(procs))
+	out := make([]Process, 0, len(procs)+1)
 	for _, p := range procs {
 		rss, _ := p.rss()
 		out = append(out, Process{Name: p.name, PID: p.pid(), RSS: rss, LogPath: p.logPath})
+	}
+	if f.forge != nil {
+		rss, _ := f.forge.Process().RSS()
+		out = append(out, Process{Name: "gitea", PID: f.forge.PID(), RSS: rss, LogPath: f.forge.LogPath()})
 	}
 	return out
 }

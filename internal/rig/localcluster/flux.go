@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,26 +124,6 @@ func startFlux(ctx context.Context, binDir, dir string, c *Cluster) (*Flux, erro
 		return nil, fmt.Errorf("starting Flux: %w", err)
 	}
 	return f, nil
-}
-
-// waitHTTPOK polls url until it answers 200, the process exits or ctx ends.
-func waitHTTPOK(ctx context.Context, p *process, url string) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	err := poll(ctx, 100*time.Millisecond, func() (bool, error) {
-		if err := p.exitError(); err != nil {
-			return false, err
-		}
-		resp, err := hc.Get(url)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for %s to be ready: %w", p.name, err)
-	}
-	return nil
 }
 
 func (f *Flux) stop() {
