@@ -270,12 +270,12 @@ func TestGiteaRunNoticesADecline(t *testing.T) {
 	sha := c.commit(reviewBranch, map[string]string{folderFile: "east\n"}, "federation: east joins shop/web-federated")
 	k.Submit(joinProposal(base, sha))
 	opened := waitOutcome(t, changed, func(o Outcome) bool { return o.URL != "" && !o.Declined })
+	begin := time.Now()
 	if err := forgeServer.ClosePullRequest(c.ctx, c.repo, opened.Number); err != nil {
 		t.Fatal(err)
 	}
-	begin := time.Now()
 	declined := waitOutcome(t, changed, func(o Outcome) bool { return o.Declined })
-	t.Logf("decline noticed %s after the close (poll interval 200ms)", time.Since(begin).Round(time.Millisecond))
+	t.Logf("decline noticed %s after asking Gitea to close (poll interval 200ms)", time.Since(begin).Round(time.Millisecond))
 	if declined.URL != opened.URL {
 		t.Errorf("declined outcome names %s, want %s", declined.URL, opened.URL)
 	}

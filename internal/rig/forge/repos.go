@@ -2,9 +2,9 @@ package forge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"code.gitea.io/sdk/gitea"
@@ -51,24 +51,29 @@ func (g *Gitea) CreateRepo(ctx context.Context, name string) (Repo, error) {
 
 // WaitBranch waits until Gitea has processed a push that left branch of
 // repo at sha (pushes are handled asynchronously: until then a pull
-// request from the branch may not be possible).
+// request from the branch may not be possible, and right after the first
+// push to an empty repository reading the branch can even fail with 500),
+// for at most a minute.
 func (g *Gitea) WaitBranch(ctx context.Context, repo, branch, sha string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	c, err := g.Client(ctx)
 	if err != nil {
 		return err
 	}
-	var last string
+	last := "nothing yet"
 	err = proc.Poll(ctx, 50*time.Millisecond, func() (bool, error) {
 		b, resp, err := c.GetRepoBranch(AdminUser, repo, branch)
-		if err != nil {
-			if resp != nil && resp.StatusCode == http.StatusNotFound {
-				last = "no branch yet"
-				return false, nil
-			}
-			return false, err
-		}
-		if b.Commit == nil {
-			return false, errors.New("branch without a commit")
+		switch {
+		case err != nil && resp != nil && resp.StatusCode == http.StatusNotFound:
+			last = "no branch yet"
+			return false, nil
+		case err != nil:
+			last = firstLine(err.Error())
+			return false, nil
+		case b.Commit == nil:
+			last = "a branch without a commit"
+			return false, nil
 		}
 		last = b.Commit.ID
 		return b.Commit.ID == sha, nil
@@ -77,4 +82,10 @@ func (g *Gitea) WaitBranch(ctx context.Context, repo, branch, sha string) error 
 		return fmt.Errorf("waiting for Gitea to see %s at %s: %w (last seen: %s)", branch, sha, err, last)
 	}
 	return nil
+}
+
+// firstLine keeps error messages that quote a whole stack trace short.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
