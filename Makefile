@@ -3,20 +3,44 @@
 #   make demo    the seed's three-cluster walk-through on local clusters
 #   make test    every test (builds the cluster tools first when missing)
 #   make bench   the benchmark suite; writes docs/benchmarks.md
+#   make image   fedgen's OCI image (linux/amd64, linux/arm64) into _out/image
+#   make release image, chart, binaries and checksums into _out/release
 #
 SHELL := /bin/bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 PKGS  := ./...
 
-.PHONY: all build test unit lint tools generate demo bench golden clean
+.PHONY: all build test unit lint tools generate demo bench golden image release clean
+
+# What `fedgen version` says, stamped into every build; the image and the
+# release take the same.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 all: build
 
 ## build: the fedgen binary into bin/
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/fedgen ./cmd/fedgen
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/fedgen ./cmd/fedgen
+
+## image: fedgen's OCI image without a Docker daemon (hack/image, its own
+## module): static binaries for linux/amd64 and linux/arm64 on a base layer
+## written there, as an OCI layout in _out/image/oci, with each platform's
+## binary and SPDX SBOM and image.json beside it. The same commit gives the
+## same digest. IMAGE=registry/repo:tag also pushes it.
+IMAGE_DIR ?= $(CURDIR)/_out/image
+IMAGE     ?=
+image:
+	GOWORK=off $(GO) -C hack/image run . -src $(CURDIR) -out $(IMAGE_DIR) \
+		-version $(VERSION) -commit $(COMMIT) $(if $(IMAGE),-push $(IMAGE))
+
+## release: the image, the chart package, a checksummed binary per platform
+## and the SBOMs into _out/release/$(VERSION) (hack/release.sh)
+release:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) IMAGE=$(IMAGE) hack/release.sh
 
 ## tools: kube-apiserver, etcd and Flux's controllers, built from source into a
 ## cache outside the checkout (only what is missing), linked into bin/
@@ -31,18 +55,21 @@ generate:
 ## test: all tests, with the real local clusters; the reconciler's packages
 ## (many goroutines around one loop) under the race detector
 RACE_PKGS := ./reconciler/...
-test: tools
-	FEDGEN_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 45m $$($(GO) list $(PKGS) | grep -v '/reconciler')
+test: tools image
+	FEDGEN_BIN_DIR=$(BIN) FEDGEN_IMAGE_DIR=$(IMAGE_DIR) $(GO) test -count=1 -timeout 45m $$($(GO) list $(PKGS) | grep -v '/reconciler')
 	FEDGEN_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 45m $(RACE_PKGS)
+	GOWORK=off $(GO) -C hack/image test -count=1 -timeout 15m ./...
 
 ## unit: the fast tests only (no local clusters)
 unit:
 	$(GO) test -count=1 -short $(PKGS)
+	GOWORK=off $(GO) -C hack/image test -count=1 -short ./...
 
 ## lint: gofmt and go vet
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	GOWORK=off $(GO) -C hack/image vet ./...
 
 ## golden: rewrite the generator's golden files (review the diff!)
 golden:
@@ -61,4 +88,4 @@ bench: tools
 	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./hack/bench -out $(BENCH_OUT) -cpuprofile $(BIN)/bench-profiles $(BENCH_FLAGS)
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) _out
