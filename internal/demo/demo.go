@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"time"
 
 	"github.com/fedgen/fedgen/internal/rig/localcluster"
@@ -43,6 +44,9 @@ type Options struct {
 	Out io.Writer
 	// Fedgen is the fedgen binary to run.
 	Fedgen string
+	// Launch, when set, runs fedgen instead of the binary Fedgen, e.g.
+	// inside its image (internal/rig/podman).
+	Launch Launcher
 	// BinDir holds the local-cluster binaries (localcluster.BinDir when
 	// empty).
 	BinDir string
@@ -52,6 +56,11 @@ type Options struct {
 	// StepTimeout bounds each step's wait; 60 s when zero.
 	StepTimeout time.Duration
 }
+
+// Launcher returns the command that runs fedgen with args; files are the
+// host files args name (kubeconfigs), which fedgen must be able to read
+// wherever it runs.
+type Launcher func(args, files []string) (*exec.Cmd, error)
 
 // Demo is a running walk-through.
 type Demo struct {

@@ -26,14 +26,21 @@ func TestWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the local clusters; skipped by -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
 	bin, err := BuildFedgen(io.Discard, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkWalkthrough(t, Options{Fedgen: bin})
+}
+
+// checkWalkthrough runs the steps with fedgen run as opts say and checks
+// every state they reach; whileFederated checks more while fedgen runs.
+func checkWalkthrough(t *testing.T, opts Options, whileFederated ...func(*Demo)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
 	var out bytes.Buffer
-	d, err := Start(ctx, Options{Out: &out, Fedgen: bin})
+	opts.Out = &out
+	d, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +63,12 @@ func TestWalkthrough(t *testing.T) {
 	st, err := d.Federate(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body, err := d.Readyz(); err != nil || body != "ok\n" {
+		t.Errorf("fedgen /readyz after federating: %q, %v", body, err)
+	}
+	for _, check := range whileFederated {
+		check(d)
 	}
 	// fedgen status reads the same truth back from the Links.
 	for _, row := range []string{"mc-demo/bb-federated  east", "mc-demo/bb-federated  north"} {

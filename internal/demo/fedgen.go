@@ -3,8 +3,11 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +112,11 @@ func (d *Demo) startFedgen(kubeconfig string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(d.opts.Fedgen, args...)
+	cmd, err := d.fedgenCommand(args, kubeconfig)
+	if err != nil {
+		logf.Close()
+		return err
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, and killed with the demo even if the demo is
 	// killed: like the fleet's servers, fedgen never outlives it.
@@ -163,10 +170,42 @@ func (d *Demo) status() (string, error) {
 		"--flux-kustomization=flux-system/federation",
 	}
 	d.cmd("fedgen %s", strings.Join(args, " "))
-	out, err := exec.Command(d.opts.Fedgen, args...).CombinedOutput()
+	cmd, err := d.fedgenCommand(args, d.fleet.Cluster("west").KubeconfigPath())
+	if err != nil {
+		return "", err
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("fedgen status: %w: %s", err, out)
 	}
 	d.say("%s", indent(string(out)))
 	return string(out), nil
+}
+
+// fedgenCommand runs fedgen: the binary, or how Options.Launch says.
+func (d *Demo) fedgenCommand(args []string, files ...string) (*exec.Cmd, error) {
+	if d.opts.Launch != nil {
+		return d.opts.Launch(args, files)
+	}
+	return exec.Command(d.opts.Fedgen, args...), nil
+}
+
+// Readyz is what fedgen's /readyz answers.
+func (d *Demo) Readyz() (string, error) {
+	if d.fedgen == nil {
+		return "", errors.New("fedgen is not running")
+	}
+	resp, err := http.Get("http://" + d.fedgen.health + "/readyz")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("/readyz: %s: %s", resp.Status, b)
+	}
+	return string(b), nil
 }
