@@ -105,7 +105,7 @@ func TestSuiteSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for n := 1; n <= 6; n++ {
+	for n := 1; n <= 7; n++ {
 		if !strings.Contains(string(md), fmt.Sprintf("\n## %d. ", n)) {
 			t.Errorf("the report has no section for scenario %d", n)
 		}

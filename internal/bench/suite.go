@@ -86,6 +86,13 @@ func scenarios() []scenario {
 			}
 			return Burst(ctx, s.fleet, cfg)
 		}},
+		{7, false, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := DefaultGitMemoryConfig()
+			if s.small {
+				cfg.Commits, cfg.Checkpoints = 300, []int{30, 300}
+			}
+			return GitMemory(ctx, cfg)
+		}},
 	}
 }
 
