@@ -18,7 +18,11 @@ import (
 func (r *Repo) Commit(ctx context.Context, files map[string][]byte, message MessageFunc) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.commitOn(ctx, r.opts.Branch, files, message)
+	res, err := r.commitOn(ctx, r.opts.Branch, files, message)
+	if err != nil {
+		return res, err
+	}
+	return res, r.maybePrune()
 }
 
 // commitOn commits files into the folder on top of the local head of
@@ -83,6 +87,7 @@ func (r *Repo) commitOn(ctx context.Context, branch string, files map[string][]b
 	if err := r.setRef(ref, h); err != nil {
 		return res, err
 	}
+	r.sincePrune++
 	return Result{Commit: h, Changed: true, Change: change}, nil
 }
 

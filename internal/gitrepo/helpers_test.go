@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,22 @@ func writeFile(dir, rel, content string) error {
 		return err
 	}
 	return os.WriteFile(p, []byte(content), 0o644)
+}
+
+// countObjects runs `git count-objects -v` on a repository and returns its
+// fields (count: loose objects, in-pack, packs, …).
+func countObjects(t *testing.T, gitDir string) map[string]int {
+	t.Helper()
+	out := mustGit(t, gitDir, "count-objects", "-v")
+	fields := map[string]int{}
+	for _, l := range strings.Split(out, "\n") {
+		if name, v, ok := strings.Cut(l, ": "); ok {
+			n, _ := strconv.Atoi(v)
+			fields[name] = n
+		}
+	}
+	if _, ok := fields["count"]; !ok {
+		t.Fatalf("no count in %q", out)
+	}
+	return fields
 }

@@ -22,6 +22,13 @@ const (
 	DefaultMaxBackoff     = 10 * time.Second
 )
 
+// The clone's size (prune.go): the commits below each head that keep their
+// folder, and how many commits made or fetched trigger a prune.
+const (
+	defaultHistoryWindow = 32
+	defaultPruneEvery    = 32
+)
+
 // Options configure a Repo.
 type Options struct {
 	// URL of the remote repository (https://, http://, ssh:// or
@@ -62,6 +69,10 @@ type Options struct {
 
 	// Now is the clock for commit times. Default time.Now.
 	Now func() time.Time
+
+	// historyWindow and pruneEvery size the clone (prune.go); tests set
+	// them small.
+	historyWindow, pruneEvery int
 }
 
 func (o *Options) setDefaults() {
@@ -91,6 +102,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.historyWindow <= 0 {
+		o.historyWindow = defaultHistoryWindow
+	}
+	if o.pruneEvery <= 0 {
+		o.pruneEvery = defaultPruneEvery
 	}
 }
 

@@ -64,7 +64,10 @@ func (r *Repo) commitAndPush(ctx context.Context, branch string, files map[strin
 	}
 	pushed, err := r.push(ctx, branch)
 	res.Pushed = pushed
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	return res, r.maybePrune()
 }
 
 // refetch fetches branch after a rejection and resets the local head to
@@ -76,6 +79,9 @@ func (r *Repo) refetch(ctx context.Context, branch string) (plumbing.Hash, error
 		return plumbing.ZeroHash, err
 	}
 	if err := r.resetToRemote(branch); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := r.maybePrune(); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	return r.refHash(r.localRef(branch))

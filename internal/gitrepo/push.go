@@ -72,14 +72,20 @@ func (r *Repo) pushRef(ctx context.Context, branch string, force bool) (bool, er
 		return false, r.setRef(r.trackingRef(branch), head)
 	}
 
-	// Everything the remote advertises, and what it had when last seen, is
-	// there with all its history: the walk stops at those commits.
+	// Everything the remote advertises, and every head it had when last
+	// seen (this branch's, and the followed branch a review branch builds
+	// on), is there with all its history: the walk stops at those
+	// commits, which the clone keeps (prune.go) where it drops older ones.
+	_, remoteHeads, err := r.heads()
+	if err != nil {
+		return false, err
+	}
 	known := map[plumbing.Hash]bool{}
-	for _, h := range adv.References {
+	for _, h := range remoteHeads {
 		known[h] = true
 	}
-	if !tracking.IsZero() {
-		known[tracking] = true
+	for _, h := range adv.References {
+		known[h] = true
 	}
 	chain, base, err := r.unpushedChain(head, known)
 	if err != nil {

@@ -116,17 +116,7 @@ func TestPushSendsOnlyChangedObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := openRepo(t, url)
-	loose := func() int {
-		out := mustGit(t, s.RepoPath("fleet"), "count-objects", "-v")
-		for _, l := range strings.Split(out, "\n") {
-			if n, ok := strings.CutPrefix(l, "count: "); ok {
-				v, _ := strconv.Atoi(n)
-				return v
-			}
-		}
-		t.Fatalf("no count in %q", out)
-		return 0
-	}
+	loose := func() int { return countObjects(t, s.RepoPath("fleet"))["count"] }
 	before := loose()
 	publish(t, r, map[string][]byte{"kustomization.yaml": []byte("v1\n")})
 	// 1 blob, the trees of federation, west, clusters and the root, 1 commit.

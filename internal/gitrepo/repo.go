@@ -39,13 +39,22 @@ type Repo struct {
 	secrets []string // redacted from error messages
 
 	mu sync.Mutex
+	// sincePrune counts the commits made and fetched since the clone was
+	// last pruned (see prune.go).
+	sincePrune int
 }
 
+// objectCacheSize bounds go-git's cache of decoded objects of an on-disk
+// clone. The clone holds little (see prune.go); its default, 96 MiB,
+// would fill with every object ever read and look like a leak.
+const objectCacheSize = 4 * cache.MiByte
+
 // Open clones the remote branch (only that branch), or reuses the clone in
-// opts.CacheDir and fetches. An empty remote repository or a missing
-// branch is fine: the first Publish creates the branch. Unpushed commits
-// left in a cache by an earlier run are dropped: the caller publishes the
-// full current state anyway.
+// opts.CacheDir and fetches, and drops what fedgen does not need of it
+// (prune.go). An empty remote repository or a missing branch is fine: the
+// first Publish creates the branch. Unpushed commits left in a cache by an
+// earlier run are dropped: the caller publishes the full current state
+// anyway.
 func Open(ctx context.Context, opts Options) (*Repo, error) {
 	opts.setDefaults()
 	if err := opts.validate(); err != nil {
@@ -54,25 +63,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	folder, _ := splitFolder(opts.Path) // validated above
 	r := &Repo{opts: opts, folder: folder, secrets: secretsOf(opts)}
 
-	if opts.CacheDir == "" {
-		r.storer = memory.NewStorage()
-	} else {
-		if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating git cache dir: %w", err)
-		}
-		// Not ExclusiveAccess: with it, every object written drops go-git's
-		// list of loose objects and the next lookup lists them all again,
-		// which grows with every commit ever made.
-		r.storer = filesystem.NewStorage(osfs.New(opts.CacheDir), cache.NewObjectLRUDefault())
+	if err := r.openStorage(); err != nil {
+		return nil, err
 	}
-	repo, err := git.Open(r.storer, nil)
-	if errors.Is(err, git.ErrRepositoryNotExists) {
-		repo, err = git.Init(r.storer, nil)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening git clone: %w", err)
-	}
-	r.repo = repo
 	if err := r.ensureRemote(); err != nil {
 		return nil, err
 	}
@@ -91,7 +84,46 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		r.Close()
 		return nil, err
 	}
+	// The first fetch brought the branch's whole history (or a cache
+	// holds an earlier run's objects): keep what is needed only.
+	if err := r.prune(); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return r, nil
+}
+
+// openStorage opens (or creates) the clone's storage.
+func (r *Repo) openStorage() error {
+	if r.opts.CacheDir == "" {
+		r.storer = memory.NewStorage()
+	} else {
+		if err := os.MkdirAll(r.opts.CacheDir, 0o755); err != nil {
+			return fmt.Errorf("creating git cache dir: %w", err)
+		}
+		// Not ExclusiveAccess: with it, every object written drops go-git's
+		// list of loose objects and the next lookup lists them all again,
+		// which grows with every commit ever made.
+		r.storer = filesystem.NewStorage(osfs.New(r.opts.CacheDir), cache.NewObjectLRU(objectCacheSize))
+	}
+	repo, err := git.Open(r.storer, nil)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.Init(r.storer, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("opening git clone: %w", err)
+	}
+	r.repo = repo
+	return nil
+}
+
+// reopenStorage closes the storage and opens it again, dropping go-git's
+// caches (of an on-disk clone's packs, after a repack).
+func (r *Repo) reopenStorage() error {
+	if err := r.Close(); err != nil {
+		return fmt.Errorf("closing git clone: %w", err)
+	}
+	return r.openStorage()
 }
 
 // Close releases the files of an on-disk clone.
@@ -165,25 +197,48 @@ func (r *Repo) setRef(name plumbing.ReferenceName, h plumbing.Hash) error {
 // fetch updates the tracking ref of branch from the remote. A missing
 // branch (or an empty repository) removes the tracking ref.
 func (r *Repo) fetch(ctx context.Context, branch string) error {
+	before, err := r.refHash(r.trackingRef(branch))
+	if err != nil {
+		return err
+	}
 	rem, err := r.repo.Remote(remoteName)
 	if err != nil {
 		return fmt.Errorf("reading remote: %w", err)
 	}
+	err = rem.FetchContext(ctx, r.fetchOptions(branch))
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
+		return r.setRef(r.trackingRef(branch), plumbing.ZeroHash)
+	default:
+		return fmt.Errorf("fetching %s: %w", branch, r.classify(err))
+	}
+	after, err := r.refHash(r.trackingRef(branch))
+	if err != nil || after == before || after.IsZero() {
+		return err
+	}
+	complete, err := r.completeAt(after, before)
+	if err != nil {
+		return err
+	}
+	if !complete {
+		if err := r.fetchFresh(ctx, branch); err != nil {
+			return err
+		}
+	}
+	r.sincePrune++
+	return nil
+}
+
+// fetchOptions fetch branch, and only it, into its tracking ref.
+func (r *Repo) fetchOptions(branch string) *git.FetchOptions {
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.localRef(branch), r.trackingRef(branch)))
-	err = rem.FetchContext(ctx, &git.FetchOptions{
+	return &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       r.opts.Auth,
 		CABundle:   r.opts.CABundle,
 		Tags:       git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
-	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
-		return r.setRef(r.trackingRef(branch), plumbing.ZeroHash)
-	default:
-		return fmt.Errorf("fetching %s: %w", branch, r.classify(err))
 	}
 }
 
@@ -215,9 +270,11 @@ func (r *Repo) Fetch(ctx context.Context) error {
 		return err
 	}
 	if local == before {
-		return r.resetToRemote(branch)
+		if err := r.resetToRemote(branch); err != nil {
+			return err
+		}
 	}
-	return nil
+	return r.maybePrune()
 }
 
 // Head is the local head of the branch (ZeroHash before the first commit).
@@ -297,8 +354,10 @@ func (r *Repo) rootTree(commit plumbing.Hash) (plumbing.Hash, error) {
 }
 
 // IsAncestor reports whether commit a is b or one of b's ancestors. b must
-// be known locally (ErrUnknownCommit otherwise); an unknown a is not an
-// ancestor, since the clone holds all of b's history.
+// be known locally (ErrUnknownCommit otherwise). The clone keeps only the
+// last commits of each branch (prune.go): an a it does not hold, or older
+// than what it holds below b, is reported as not an ancestor, which
+// callers treat as "b does not build on a".
 func (r *Repo) IsAncestor(a, b plumbing.Hash) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -315,12 +374,16 @@ func (r *Repo) isAncestor(a, b plumbing.Hash) (bool, error) {
 	if _, err := r.storer.EncodedObject(plumbing.CommitObject, a); err != nil {
 		return false, nil
 	}
-	// Breadth-first over b's history, each commit once.
+	// Breadth-first over b's history, each commit once, as far as the
+	// clone holds it.
 	seen := map[plumbing.Hash]bool{b: true}
 	queue := []plumbing.Hash{b}
 	for len(queue) > 0 {
 		c, err := object.GetCommit(r.storer, queue[0])
 		queue = queue[1:]
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			continue // dropped: older than the clone keeps
+		}
 		if err != nil {
 			return false, fmt.Errorf("walking history: %w", err)
 		}

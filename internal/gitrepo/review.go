@@ -127,7 +127,7 @@ func (r *Repo) Propose(ctx context.Context, branch string, files map[string][]by
 		// call; nothing half-done stays.
 		return res, err
 	}
-	return res, nil
+	return res, r.maybePrune()
 }
 
 // ReviewHead is the review branch's head as last fetched or pushed by
