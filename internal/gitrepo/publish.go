@@ -16,8 +16,14 @@ import (
 // When the push is rejected because someone else pushed, it fetches the
 // new remote head, drops its own unpushed commits, commits again on top
 // (the same files, or what Options.Rerender returns) so that the others'
-// work outside the folder is kept, and retries with exponential backoff, up
-// to Options.PushAttempts pushes. Other errors (auth, network) end the
+// work outside the folder is kept, and retries, up to
+// Options.PushAttempts pushes. A push that finds the remote moved since
+// the clone last saw it (other writers pushed meanwhile: the usual case
+// with several writers on one branch) fetches and retries at once; one
+// that loses a race right after a fetch (another writer pushed in
+// between) waits first, a random time up to a backoff that doubles from
+// Options.InitialBackoff to Options.MaxBackoff, so that writers that
+// collided do not collide again. Other errors (auth, network) end the
 // call at once; the local commit stays and the next Publish pushes it
 // along with whatever changed meanwhile.
 //
@@ -25,6 +31,7 @@ import (
 func (r *Repo) Publish(ctx context.Context, files map[string][]byte, message MessageFunc) (Result, error) {
 	branch := r.opts.Branch
 	backoff := r.opts.InitialBackoff
+	fresh := false // the last attempt was right after a fetch
 	for attempt := 1; ; attempt++ {
 		res, err := r.commitAndPush(ctx, branch, files, message)
 		res.Attempts = attempt
@@ -34,15 +41,18 @@ func (r *Repo) Publish(ctx context.Context, files map[string][]byte, message Mes
 		if attempt >= r.opts.PushAttempts {
 			return res, fmt.Errorf("giving up after %d push attempts: %w", attempt, err)
 		}
-		if err := sleep(ctx, jitter(backoff)); err != nil {
-			return res, err
+		if fresh || !errors.Is(err, errRemoteMoved) {
+			// A race lost, or a refusal by the server: wait.
+			if err := sleep(ctx, jitter(backoff)); err != nil {
+				return res, err
+			}
+			backoff = min(2*backoff, r.opts.MaxBackoff)
 		}
-		backoff = min(2*backoff, r.opts.MaxBackoff)
-
 		head, err := r.refetch(ctx, branch)
 		if err != nil {
 			return res, err
 		}
+		fresh = true
 		if r.opts.Rerender != nil {
 			if files, err = r.opts.Rerender(ctx, head); err != nil {
 				return res, fmt.Errorf("rendering again after a rejected push: %w", err)
@@ -88,9 +98,9 @@ func (r *Repo) refetch(ctx context.Context, branch string) (plumbing.Hash, error
 }
 
 // jitter spreads retries of writers that collided, so they do not collide
-// again: ±20%.
+// again: a random time up to d ("full jitter"), at least d/10.
 func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return d/10 + time.Duration(rand.Int64N(int64(d-d/10)+1))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

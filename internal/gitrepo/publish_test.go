@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedgen/fedgen/internal/rig/gitserver"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -167,10 +168,15 @@ func TestPublishConvergesAfterConcurrentPush(t *testing.T) {
 		// race makes another writer push, either before fedgen's push
 		// starts or inside it (after the ref advertisement).
 		race func(t *testing.T, s *gitserver.Server, push func() string)
+		// backoff is Options.InitialBackoff. A remote that moved before
+		// the push is fetched at once: an hour's backoff (at least six
+		// minutes' wait) would outlast the test's context.
+		backoff time.Duration
 	}{
 		{
-			name: "remote moved before the push",
-			race: func(t *testing.T, s *gitserver.Server, push func() string) { push() },
+			name:    "remote moved before the push",
+			race:    func(t *testing.T, s *gitserver.Server, push func() string) { push() },
+			backoff: time.Hour,
 		},
 		{
 			name: "remote moved during the push",
@@ -183,7 +189,11 @@ func TestPublishConvergesAfterConcurrentPush(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startServer(t)
 			url, _ := s.CreateRepoWithFiles("fleet", map[string][]byte{"README.md": []byte("fleet\n")})
-			r := openRepo(t, url)
+			r := openRepo(t, url, func(o *Options) {
+				if tt.backoff > 0 {
+					o.InitialBackoff, o.MaxBackoff = tt.backoff, tt.backoff
+				}
+			})
 			publish(t, r, bytesMap(generated))
 
 			// The other writer uses the git command line over HTTP. It may

@@ -99,7 +99,7 @@ func (r *Repo) pushRef(ctx context.Context, branch string, force bool) (bool, er
 		}
 	}
 	if !fastForward && !force {
-		return false, fmt.Errorf("pushing %s: %w: the remote branch moved to %s", branch, ErrPushRejected, remote)
+		return false, fmt.Errorf("pushing %s: %w to %s", branch, errRemoteMoved, remote)
 	}
 
 	var hashes []plumbing.Hash
@@ -133,6 +133,10 @@ func (r *Repo) pushRef(ctx context.Context, branch string, force bool) (bool, er
 	}
 	return true, r.setRef(r.trackingRef(branch), head)
 }
+
+// errRemoteMoved is the rejection of a push whose ref advertisement shows
+// the remote branch moved since the clone last saw it: nothing was sent.
+var errRemoteMoved = fmt.Errorf("%w: the remote branch moved", ErrPushRejected)
 
 func (r *Repo) receivePackSession() (transport.ReceivePackSession, error) {
 	ep, err := transport.NewEndpoint(r.opts.URL)
