@@ -24,6 +24,7 @@ func main() {
 	flag.StringVar(&opts.Scale, "scale", "full", "full (the issue's sizes) or small (a quick check of the suite)")
 	flag.StringVar(&opts.Only, "only", "", "comma-separated scenario numbers to run (default all)")
 	flag.StringVar(&opts.ProfileDir, "cpuprofile", "", "write a CPU profile per scenario into this folder")
+	flag.StringVar(&opts.Fedgen, "fedgen", "", "the fedgen command the process scenarios run (default: built from this checkout)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

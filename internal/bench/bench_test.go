@@ -94,7 +94,7 @@ func TestSuiteSmall(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "benchmarks.md")
 	var log bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	err := RunSuite(ctx, SuiteOptions{Out: out, Scale: "small"}, &log)
 	t.Log(log.String())
@@ -105,7 +105,7 @@ func TestSuiteSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for n := 1; n <= 7; n++ {
+	for n := 1; n <= 9; n++ {
 		if !strings.Contains(string(md), fmt.Sprintf("\n## %d. ", n)) {
 			t.Errorf("the report has no section for scenario %d", n)
 		}

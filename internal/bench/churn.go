@@ -39,17 +39,7 @@ func Churn(ctx context.Context, fleet *localcluster.Fleet, cfg ChurnConfig) (*Ta
 	}
 	e.start(ctx, cfg.Debounce, false)
 	// Wait for the first commit holding every member: the set-up.
-	if err := eventually(ctx, "every member committed", time.Minute, 50*time.Millisecond, func() (bool, string, error) {
-		if e.head() == "" {
-			return false, "no commit", nil
-		}
-		files, err := e.git("ls-tree", "-r", "--name-only", "main", folder+"/"+e.ns+"/")
-		if err != nil {
-			return false, err.Error(), nil
-		}
-		n := len(strings.Fields(files))
-		return n == cfg.Services, fmt.Sprintf("%d files", n), nil
-	}); err != nil {
+	if err := waitForFiles(ctx, e, cfg.Services); err != nil {
 		return nil, err
 	}
 	before := e.head()

@@ -52,6 +52,8 @@ type env struct {
 	url    string
 	logs   *recorder
 	stop   func()
+	// kubeconfigs are the users' kubeconfigs of the linked clusters.
+	kubeconfigs map[string][]byte
 }
 
 // newEastEnv is newEnv with east linked: how every scenario on the
@@ -105,35 +107,67 @@ func createNamespace(ctx context.Context, c kubernetes.Interface, ns string) err
 
 // link links cluster to west as `linkerd multicluster link-gen` does.
 func (e *env) link(ctx context.Context, cluster string) error {
-	kc, err := e.fleet.Cluster(cluster).UserKubeconfig(ctx, "fedgen-"+e.id)
-	if err != nil {
-		return fmt.Errorf("minting a kubeconfig for %s: %w", cluster, err)
+	return e.linkIn(ctx, cluster, e.linkNS, nil)
+}
+
+// linkIn creates the Link to cluster in namespace ns, selecting the
+// scenario's members that also carry labels.
+func (e *env) linkIn(ctx context.Context, cluster, ns string, labels map[string]string) error {
+	if e.kubeconfigs == nil {
+		e.kubeconfigs = map[string][]byte{}
+	}
+	kc, ok := e.kubeconfigs[cluster]
+	if !ok {
+		var err error
+		if kc, err = e.fleet.Cluster(cluster).UserKubeconfig(ctx, "fedgen-"+e.id); err != nil {
+			return fmt.Errorf("minting a kubeconfig for %s: %w", cluster, err)
+		}
+		e.kubeconfigs[cluster] = kc
 	}
 	west := e.fleet.Cluster("west").Client()
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "cluster-credentials-" + cluster, Namespace: e.linkNS},
+		ObjectMeta: metav1.ObjectMeta{Name: "cluster-credentials-" + cluster, Namespace: ns},
 		Type:       "mirror.linkerd.io/remote-kubeconfig",
 		Data:       map[string][]byte{"kubeconfig": kc},
 	}
 	if err := west.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating the credentials Secret: %w", err)
 	}
+	selector := map[string]string{memberLabel: "member", benchLabel: e.id}
+	for k, v := range labels {
+		selector[k] = v
+	}
 	l := &mcv1alpha3.Link{
-		ObjectMeta: metav1.ObjectMeta{Name: cluster, Namespace: e.linkNS},
+		ObjectMeta: metav1.ObjectMeta{Name: cluster, Namespace: ns},
 		Spec: mcv1alpha3.LinkSpec{
 			TargetClusterName:             cluster,
 			TargetClusterDomain:           "cluster.local",
 			TargetClusterLinkerdNamespace: "linkerd",
 			ClusterCredentialsSecret:      secret.Name,
-			FederatedServiceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{memberLabel: "member", benchLabel: e.id},
-			},
+			FederatedServiceSelector:      &metav1.LabelSelector{MatchLabels: selector},
 		},
 	}
 	if err := west.Create(ctx, l); err != nil {
 		return fmt.Errorf("creating Link %s: %w", cluster, err)
 	}
 	return nil
+}
+
+// runArgs is the `fedgen run` command line of a fedgen process in e: west
+// is its local cluster, named cluster, its Links are in linkNS, its folder
+// is path; with flux, it follows e's Kustomization.
+func (e *env) runArgs(cluster, linkNS, path string, flux bool) []string {
+	args := []string{"run",
+		"--kubeconfig", e.fleet.Cluster("west").KubeconfigPath(),
+		"--cluster-name", cluster, "--link-namespace", linkNS,
+		"--local-selector", memberLabel + "=member," + benchLabel + "=" + e.id,
+		"--git-url", e.url, "--git-path", path,
+	}
+	if flux {
+		ref := localcluster.FluxNamespace + "/" + e.repo
+		args = append(args, "--flux-kustomization", ref, "--flux-source", ref)
+	}
+	return args
 }
 
 // service is a Service of the scenario's namespace, a member or not.

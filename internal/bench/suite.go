@@ -28,6 +28,9 @@ type SuiteOptions struct {
 	Only string
 	// ProfileDir, when set, receives a CPU profile per scenario.
 	ProfileDir string
+	// Fedgen is the fedgen command the process scenarios run; empty
+	// builds it from this checkout.
+	Fedgen string
 }
 
 // scenario is one numbered scenario of the suite.
@@ -40,6 +43,7 @@ type scenario struct {
 type suite struct {
 	small bool
 	fleet *localcluster.Fleet
+	bin   *fedgenBinary
 }
 
 func scenarios() []scenario {
@@ -89,9 +93,23 @@ func scenarios() []scenario {
 		{7, false, func(ctx context.Context, s *suite) (*Table, error) {
 			cfg := DefaultGitMemoryConfig()
 			if s.small {
-				cfg.Commits, cfg.Checkpoints = 300, []int{30, 300}
+				cfg.Commits, cfg.Checkpoints, cfg.OtherFiles = 60, []int{20, 60}, 200
 			}
 			return GitMemory(ctx, cfg)
+		}},
+		{8, true, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := ChurnMemoryConfig{Services: 20, PerSecond: 9, Duration: 10 * time.Minute, Rows: 5}
+			if s.small {
+				cfg.Duration, cfg.Rows = 20*time.Second, 2
+			}
+			return ChurnMemory(ctx, s.fleet, s.bin, cfg)
+		}},
+		{9, true, func(ctx context.Context, s *suite) (*Table, error) {
+			cfg := WritersConfig{Writers: []int{10, 30}, Interval: time.Second, Duration: 2 * time.Minute}
+			if s.small {
+				cfg.Writers, cfg.Duration = []int{3}, 10*time.Second
+			}
+			return Writers(ctx, s.fleet, s.bin, cfg)
 		}},
 	}
 }
@@ -101,7 +119,8 @@ func scenarios() []scenario {
 // fail is reported and makes RunSuite return an error; timing never does.
 func RunSuite(ctx context.Context, opts SuiteOptions, w io.Writer) error {
 	ctrllog.SetLogger(logr.Discard())
-	s := &suite{small: opts.Scale == "small"}
+	s := &suite{small: opts.Scale == "small", bin: &fedgenBinary{path: opts.Fedgen}}
+	defer s.bin.close()
 	if opts.Scale != "small" && opts.Scale != "full" {
 		return fmt.Errorf("unknown scale %q (full or small)", opts.Scale)
 	}

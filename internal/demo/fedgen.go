@@ -50,12 +50,19 @@ func (p *fedgenProcess) stop() {
 	if p.exited() != nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	Terminate(p.cmd.Process, p.done)
+}
+
+// Terminate sends proc SIGTERM, as Kubernetes would, kills it if done is
+// not closed within 10 s, and waits for done (closed once it was waited
+// for).
+func Terminate(proc *os.Process, done <-chan struct{}) {
+	_ = proc.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		_ = proc.Kill()
+		<-done
 	}
 }
 
@@ -84,11 +91,11 @@ func (d *Demo) serviceAccountKubeconfig(ctx context.Context) (string, error) {
 
 // startFedgen runs `fedgen run` with the flags a user would type.
 func (d *Demo) startFedgen(kubeconfig string) error {
-	metrics, err := freeAddr()
+	metrics, err := FreeAddr()
 	if err != nil {
 		return err
 	}
-	health, err := freeAddr()
+	health, err := FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -139,7 +146,9 @@ func (d *Demo) startFedgen(kubeconfig string) error {
 	return nil
 }
 
-func freeAddr() (string, error) {
+// FreeAddr is a free TCP address on 127.0.0.1 (host:port), for a server
+// started next.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
