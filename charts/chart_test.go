@@ -60,6 +60,9 @@ func TestMain(m *testing.M) {
 // in a temporary folder.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the helm binary of make tools; skipped by -short (make unit)")
+	}
 	dir, err := localcluster.BinDir()
 	if err != nil {
 		t.Fatal(err)

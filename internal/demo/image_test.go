@@ -122,6 +122,9 @@ func blob(t *testing.T, dir string, d ociDescriptor) []byte {
 // each image running /usr/local/bin/fedgen (static, for its platform) as
 // 65532:65532, labelled, with the base files a Pod needs and no shell.
 func TestImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads the image of make image; skipped by -short")
+	}
 	dir, tag := imageLayout(t)
 	var layoutIndex ociIndex
 	if err := readJSON(filepath.Join(dir, "index.json"), &layoutIndex); err != nil {
