@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the programs the local test clusters run (kube-apiserver, etcd,
-# Flux's source- and kustomize-controller, kube-proxy for the pod network,
-# and Gitea, the forge of the pull-request tests), and helm for the chart's
-# tests, from the wrapper modules next to this script, and links them into
-# bin/.
+# Flux's source- and kustomize-controller, kube-proxy and CoreDNS for the pod
+# network, and Gitea, the forge of the pull-request tests), and helm for the
+# chart's tests, from the wrapper modules next to this script, and links them
+# into bin/.
 #
 #   hack/tools/build.sh                  the cluster tools (what `make tools` runs)
 #   hack/tools/build.sh controller-gen   only the named tools
@@ -45,6 +45,8 @@ tools=(
 	# compiled once.
 	"kube-proxy|kube-apiserver|k8s.io/kubernetes|k8s.io/kubernetes/cmd/kube-proxy||~2 min after kube-apiserver|kube_version_ldflags"
 	"etcd|etcd|go.etcd.io/etcd/server/v3|.||~30 s"
+	# CoreDNS with only the plugins the pod network's cluster DNS uses.
+	"coredns|coredns|github.com/coredns/coredns|.||~2 min"
 	# source-controller's go.sum cannot be tidied (a test-only dependency is
 	# not served by the proxy), so its build list is completed with -mod=mod.
 	"source-controller|source-controller|github.com/fluxcd/source-controller|github.com/fluxcd/source-controller|-mod=mod|~2.5 min"
@@ -58,7 +60,7 @@ tools=(
 	# checksum database does not list. Pure-Go sqlite: no cgo.
 	"gitea|gitea|gitea.dev|gitea.dev||~4 min|gitea_version_ldflags|CGO_ENABLED=0 GONOSUMDB=code.gitea.io/sdk,code.gitea.io/actions-proto-go"
 )
-default_tools=(kube-apiserver kube-proxy etcd source-controller kustomize-controller helm gitea)
+default_tools=(kube-apiserver kube-proxy etcd coredns source-controller kustomize-controller helm gitea)
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 

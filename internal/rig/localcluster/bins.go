@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -65,4 +67,17 @@ func fluxCRDFiles(binDir string) ([]string, error) {
 		return nil, fmt.Errorf("no Flux CRDs in %s: run `make tools`", filepath.Join(binDir, "flux-crds"))
 	}
 	return files, nil
+}
+
+// BuildProgram builds a main package of this module (e.g.
+// "github.com/fedgen/fedgen/internal/rig/bb") into dir with `go build`, and
+// returns the binary's path. The Go build cache makes a rebuild quick.
+func BuildProgram(dir, pkg string) (string, error) {
+	bin := filepath.Join(dir, path.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building %s: %w: %s", pkg, err, out)
+	}
+	return bin, nil
 }

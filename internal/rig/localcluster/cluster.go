@@ -62,7 +62,8 @@ var Scheme = func() *runtime.Scheme {
 
 // startCluster prepares and starts the apiserver of cluster name, storing
 // under /clusters/<name> in the shared etcd, and waits until it is ready.
-func startCluster(ctx context.Context, name, fleetDir string, s apiserverSettings) (*Cluster, error) {
+// With a pod network (pn not nil) it runs inside the node.
+func startCluster(ctx context.Context, name, fleetDir string, s apiserverSettings, pn *PodNetwork) (*Cluster, error) {
 	dir := filepath.Join(fleetDir, name)
 	if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o700); err != nil {
 		return nil, fmt.Errorf("creating folder of cluster %s: %w", name, err)
@@ -89,18 +90,18 @@ func startCluster(ctx context.Context, name, fleetDir string, s apiserverSetting
 	// A port picked free may be taken before the apiserver binds it; the
 	// first start retries on fresh ports, restarts keep the port.
 	for range 3 {
-		ports, err := freePorts(1)
+		port, err := pn.serverPort()
 		if err != nil {
 			return nil, err
 		}
-		c.server = "https://127.0.0.1:" + strconv.Itoa(ports[0])
+		c.server = "https://127.0.0.1:" + strconv.Itoa(port)
 		c.proc = &process{
 			name: "kube-apiserver " + name,
 			path: s.binary,
 			args: []string{
 				"--etcd-servers=" + s.etcdURL,
 				"--etcd-prefix=/clusters/" + name,
-				"--secure-port=" + strconv.Itoa(ports[0]),
+				"--secure-port=" + strconv.Itoa(port),
 				"--bind-address=127.0.0.1",
 				"--advertise-address=127.0.0.1",
 				// The default reconciler refuses a loopback advertise address.
@@ -120,6 +121,7 @@ func startCluster(ctx context.Context, name, fleetDir string, s apiserverSetting
 				"--profiling=false",
 			},
 			logPath: filepath.Join(dir, "kube-apiserver.log"),
+			netns:   pn.node(),
 		}
 		if err := c.proc.start(); err != nil {
 			return nil, err

@@ -19,19 +19,24 @@ type etcd struct {
 
 // startEtcd starts etcd with its data under dir and waits until it reports
 // healthy, retrying on fresh ports if the ones picked were taken meanwhile.
-func startEtcd(ctx context.Context, binDir, dir string) (*etcd, error) {
+// With a pod network it runs inside the node, reached through a forwarder.
+func startEtcd(ctx context.Context, binDir, dir string, pn *PodNetwork) (*etcd, error) {
 	path, err := binary(binDir, "etcd")
 	if err != nil {
 		return nil, err
 	}
 	var lastErr error
 	for range 3 {
-		ports, err := freePorts(2)
+		clientPort, err := pn.serverPort()
 		if err != nil {
 			return nil, err
 		}
-		client := "http://127.0.0.1:" + strconv.Itoa(ports[0])
-		peer := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+		peerPort, err := freePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		client := "http://127.0.0.1:" + strconv.Itoa(clientPort)
+		peer := "http://127.0.0.1:" + strconv.Itoa(peerPort[0])
 		e := &etcd{clientURL: client, proc: &process{
 			name: "etcd",
 			path: path,
@@ -49,6 +54,7 @@ func startEtcd(ctx context.Context, binDir, dir string) (*etcd, error) {
 				"--log-level=warn",
 			},
 			logPath: filepath.Join(dir, "etcd.log"),
+			netns:   pn.node(),
 		}}
 		if err := e.proc.start(); err != nil {
 			return nil, err

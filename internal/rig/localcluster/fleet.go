@@ -41,6 +41,16 @@ type Options struct {
 	// ServiceCIDR is every cluster's Service IP range; 10.96.0.0/16 when
 	// empty.
 	ServiceCIDR string
+	// PodNetwork, when set, names the cluster whose node gets a real pod
+	// network (see PodNetwork): etcd, that cluster's apiserver, kube-proxy
+	// and CoreDNS run in a network namespace, and pods started with
+	// PodNetwork.RunPod get traffic through kube-proxy. It needs root, `ip`
+	// and `nft` (podnet.Available); the binaries kube-proxy and coredns
+	// come from `make tools`.
+	PodNetwork string
+	// DualStack gives every cluster an IPv6 Service range besides the IPv4
+	// one, and the pod network IPv6 (node, pods, kube-proxy).
+	DualStack bool
 	// Logf, when set, receives one line per start-up step, with timings.
 	Logf func(format string, args ...any)
 }
@@ -51,6 +61,7 @@ type Fleet struct {
 	dir       string
 	removeDir bool
 	etcd      *etcd
+	pods      *PodNetwork
 	clusters  []*Cluster
 	flux      *Flux
 	git       *gitserver.Server
@@ -83,6 +94,9 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	}
 	if opts.Flux != "" && !slices.Contains(opts.Clusters, opts.Flux) {
 		return nil, fmt.Errorf("flux cluster %q is not one of the clusters %v", opts.Flux, opts.Clusters)
+	}
+	if opts.PodNetwork != "" && !slices.Contains(opts.Clusters, opts.PodNetwork) {
+		return nil, fmt.Errorf("pod network cluster %q is not one of the clusters %v", opts.PodNetwork, opts.Clusters)
 	}
 	binDir := opts.BinDir
 	if binDir == "" {
@@ -122,21 +136,35 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 		return nil, err
 	}
 	step := time.Now()
-	if f.etcd, err = startEtcd(ctx, binDir, f.dir); err != nil {
+	if opts.PodNetwork != "" {
+		if f.pods, err = newPodNetwork(f.dir, opts.DualStack); err != nil {
+			return nil, err
+		}
+		logf("localcluster: pod network's node namespace %s ready in %s", f.pods.node().Name(), time.Since(step).Round(time.Millisecond))
+		step = time.Now()
+	}
+	if f.etcd, err = startEtcd(ctx, binDir, f.dir, f.pods); err != nil {
 		return nil, err
 	}
 	logf("localcluster: etcd ready in %s", time.Since(step).Round(time.Millisecond))
 
 	settings := apiserverSettings{binary: apiserver, etcdURL: f.etcd.clientURL, ca: ca, saKeyFile: saKey, serviceIPs: opts.ServiceCIDR}
 	if settings.serviceIPs == "" {
-		settings.serviceIPs = "10.96.0.0/16"
+		settings.serviceIPs = defaultServiceIPs
+	}
+	if opts.DualStack {
+		settings.serviceIPs += "," + serviceCIDRv6
 	}
 	step = time.Now()
 	f.clusters = make([]*Cluster, len(opts.Clusters))
 	errs := make([]error, len(opts.Clusters))
 	var wg sync.WaitGroup
 	for i, name := range opts.Clusters {
-		wg.Go(func() { f.clusters[i], errs[i] = startCluster(ctx, name, f.dir, settings) })
+		var pn *PodNetwork
+		if name == opts.PodNetwork {
+			pn = f.pods
+		}
+		wg.Go(func() { f.clusters[i], errs[i] = startCluster(ctx, name, f.dir, settings, pn) })
 	}
 	wg.Wait()
 	f.clusters = slices.DeleteFunc(f.clusters, func(c *Cluster) bool { return c == nil })
@@ -182,11 +210,14 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 			record(err)
 		})
 	}
+	if f.pods != nil {
+		wg.Go(func() { record(f.pods.startNode(ctx, binDir, f.Cluster(opts.PodNetwork), settings.serviceIPs)) })
+	}
 	wg.Wait()
 	if err := errors.Join(errList...); err != nil {
 		return nil, err
 	}
-	logf("localcluster: Link CRD (%s), Flux (%q), Git server (%t), forge (%t) ready in %s", opts.LinkCRD, opts.Flux, opts.GitServer, opts.Forge, time.Since(step).Round(time.Millisecond))
+	logf("localcluster: Link CRD (%s), Flux (%q), Git server (%t), forge (%t), pod network (%q) ready in %s", opts.LinkCRD, opts.Flux, opts.GitServer, opts.Forge, opts.PodNetwork, time.Since(step).Round(time.Millisecond))
 	f.startedIn = time.Since(begin)
 	logf("localcluster: fleet ready in %s; data and logs in %s", f.startedIn.Round(time.Millisecond), f.dir)
 	return f, nil
@@ -246,6 +277,10 @@ func (f *Fleet) Clusters() []*Cluster { return slices.Clone(f.clusters) }
 // Flux returns the Flux controllers, or nil when Options.Flux was empty.
 func (f *Fleet) Flux() *Flux { return f.flux }
 
+// PodNetwork returns the pod network, or nil when Options.PodNetwork was
+// empty.
+func (f *Fleet) PodNetwork() *PodNetwork { return f.pods }
+
 // Git returns the Git server, or nil when Options.GitServer was false.
 func (f *Fleet) Git() *gitserver.Server { return f.git }
 
@@ -270,8 +305,9 @@ func (f *Fleet) KeepDir() {
 	f.keepDir = true
 }
 
-// Stop stops every process the fleet started (Flux, apiservers, etcd,
-// Gitea), the Git server, and removes the fleet's temporary folder unless KeepDir was
+// Stop stops every process the fleet started (Flux, Gitea, the pod
+// network's programs, apiservers, etcd), the Git server, deletes the pod
+// network's namespaces, and removes the fleet's temporary folder unless KeepDir was
 // called or Options.Dir was given. It is safe to call more than once.
 func (f *Fleet) Stop() {
 	f.stopOnce.Do(func() {
@@ -285,6 +321,9 @@ func (f *Fleet) Stop() {
 		if f.forge != nil {
 			f.forge.Stop()
 		}
+		if f.pods != nil {
+			f.pods.stopPrograms()
+		}
 		var wg sync.WaitGroup
 		for _, c := range f.clusters {
 			wg.Go(c.StopAPIServer)
@@ -292,6 +331,11 @@ func (f *Fleet) Stop() {
 		wg.Wait()
 		if f.etcd != nil {
 			f.etcd.proc.stop(10 * time.Second)
+		}
+		if f.pods != nil {
+			if err := f.pods.close(); err != nil {
+				fmt.Fprintf(os.Stderr, "localcluster: removing the pod network: %v\n", err)
+			}
 		}
 		f.mu.Lock()
 		remove := f.removeDir && !f.keepDir
@@ -325,6 +369,9 @@ func (f *Fleet) Processes() []Process {
 	}
 	if f.flux != nil {
 		procs = append(procs, f.flux.source, f.flux.kustomize)
+	}
+	if f.pods != nil {
+		procs = append(procs, f.pods.processes()...)
 	}
 	out := make([]Process, 0, len(procs)+1)
 	for _, p := range procs {

@@ -67,6 +67,7 @@ func dumpLogsOnFailure(t *testing.T, f *Fleet) {
 	t.Helper()
 	t.Cleanup(func() {
 		if t.Failed() {
+			f.KeepDir()
 			var b strings.Builder
 			f.LogTails(&b, 15)
 			t.Log(b.String())

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fedgen/fedgen/internal/rig/podnet"
 	"github.com/fedgen/fedgen/internal/rig/proc"
 )
 
@@ -17,6 +18,8 @@ type process struct {
 	args    []string
 	env     []string
 	logPath string
+	// netns, when set, is the network namespace the process runs in.
+	netns *podnet.Namespace
 
 	once sync.Once
 	p    *proc.Process
@@ -32,6 +35,9 @@ func (p *process) start() error {
 	pp := p.proc()
 	if !pp.Running() {
 		pp.Name, pp.Path, pp.Args, pp.Env, pp.LogPath = p.name, p.path, p.args, p.env, p.logPath
+		if p.netns != nil {
+			pp.Within = p.netns.Do
+		}
 	}
 	return pp.Start()
 }
@@ -50,7 +56,11 @@ func poll(ctx context.Context, interval time.Duration, done func() (bool, error)
 	return proc.Poll(ctx, interval, done)
 }
 
-// waitHTTPOK polls url until it answers 200, the process exits or ctx ends.
+// waitHTTPOK polls url until it answers 200, the process exits or ctx ends;
+// for a process in a network namespace, url is dialed from inside it.
 func waitHTTPOK(ctx context.Context, p *process, url string) error {
+	if p.netns != nil {
+		return proc.WaitHTTPOKVia(ctx, p.proc(), url, p.netns.DialContext)
+	}
 	return proc.WaitHTTPOK(ctx, p.proc(), url)
 }

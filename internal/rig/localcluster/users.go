@@ -26,6 +26,25 @@ var ReadMembersRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
 }
 
+// LinkerdRemoteAccessRules are the rules Linkerd's multicluster chart gives
+// its remote-access ServiceAccount (linkerd-service-mirror-remote-access-
+// default, templates/remote-access-service-mirror-rbac.yaml), whose
+// kubeconfig `linkerd multicluster link` and link-gen put into both the
+// Link's credentials Secret and its copy in the linkerd namespace: the
+// service mirror and the destination controller read the target cluster
+// with it (pods cluster-wide, by an endpoint's targetRef too; Servers;
+// owners of pods; the linkerd-config ConfigMap). It covers
+// ReadMembersRules' Services and EndpointSlices, all fedgen reads remotely.
+var LinkerdRemoteAccessRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"list", "get", "watch"}},
+	{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"list", "get", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods", "endpoints", "services"}, Verbs: []string{"list", "get", "watch"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "get", "watch"}},
+	{APIGroups: []string{"policy.linkerd.io"}, Resources: []string{"servers"}, Verbs: []string{"list", "get", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}, ResourceNames: []string{"linkerd-config"}},
+	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+}
+
 // UserKubeconfig mints a kubeconfig for a restricted user of the cluster,
 // like the one a Link's credentials Secret holds: a ServiceAccount user in
 // UsersNamespace, bound cluster-wide to a ClusterRole

@@ -28,6 +28,10 @@ type Process struct {
 	Dir string
 	// LogPath receives its standard output and error, appended.
 	LogPath string
+	// Within, when set, runs the start of the process (its fork) inside
+	// something the child inherits from the forking thread, such as a
+	// network namespace (podnet.Namespace.Do).
+	Within func(start func() error) error
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -55,7 +59,11 @@ func (p *Process) Start() error {
 	cmd.Stderr = logFile
 	// Own process group, so Stop reaches whatever the server forks;
 	// killed by the kernel when the test binary dies (panic, timeout).
-	if err := Start(cmd); err != nil {
+	start := func() error { return Start(cmd) }
+	if p.Within != nil {
+		start = func() error { return p.Within(func() error { return Start(cmd) }) }
+	}
+	if err := start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("starting %s: %w", p.Name, err)
 	}
@@ -195,7 +203,16 @@ func Poll(ctx context.Context, interval time.Duration, done func() (bool, error)
 
 // WaitHTTPOK polls url until it answers 200, the process exits or ctx ends.
 func WaitHTTPOK(ctx context.Context, p *Process, url string) error {
+	return WaitHTTPOKVia(ctx, p, url, nil)
+}
+
+// WaitHTTPOKVia is WaitHTTPOK with connections made by dial (e.g. from
+// inside a network namespace); the default dialer when dial is nil.
+func WaitHTTPOKVia(ctx context.Context, p *Process, url string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) error {
 	hc := &http.Client{Timeout: 2 * time.Second}
+	if dial != nil {
+		hc.Transport = &http.Transport{DialContext: dial}
+	}
 	err := Poll(ctx, 100*time.Millisecond, func() (bool, error) {
 		if err := p.ExitError(); err != nil {
 			return false, err
