@@ -50,7 +50,7 @@ func Main(args []string) int {
 		fs.StringVar(&c.url, "url", "", "the URL to request")
 		fs.StringVar(&c.resolvConf, "resolv-conf", "", "the pod's resolv.conf (nameserver, search, options ndots)")
 		fs.DurationVar(&c.interval, "interval", 50*time.Millisecond, "time between the starts of two requests")
-		fs.DurationVar(&c.timeout, "timeout", time.Second, "one request's time limit, lookup included")
+		fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "one request's time limit, lookup included (curl has none; a loaded machine needs more than a second now and then)")
 		fs.IntVar(&c.count, "count", 0, "stop after this many requests (0: until SIGTERM)")
 		fs.StringVar(&c.family, "family", "ip", "address family to connect with: ip (any, IPv4 first), ip4 or ip6")
 		_ = fs.Parse(args[1:])
