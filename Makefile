@@ -11,7 +11,7 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 PKGS  := ./...
 
-.PHONY: all build test unit lint tools generate demo bench golden image release clean
+.PHONY: all build rig test unit lint tools generate demo bench golden image release clean
 
 # What `fedgen version` says, stamped into every build; the image and the
 # release take the same.
@@ -42,10 +42,16 @@ image:
 release:
 	VERSION=$(VERSION) COMMIT=$(COMMIT) IMAGE=$(IMAGE) hack/release.sh
 
-## tools: kube-apiserver, etcd and Flux's controllers, built from source into a
-## cache outside the checkout (only what is missing), linked into bin/
+## tools: kube-apiserver, etcd, Flux's controllers, and kube-proxy and CoreDNS
+## for the pod network, built from source into a cache outside the checkout
+## (only what is missing), linked into bin/
 tools:
 	@hack/tools/build.sh
+
+## rig: bin/bb, the program the pod network's pods run (test rig, never shipped)
+rig:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/bb ./internal/rig/bb/cmd/bb
 
 ## generate: the Link CRD (config/crd) and deepcopy functions, by controller-gen
 generate:
@@ -75,8 +81,9 @@ lint:
 golden:
 	$(GO) test ./generator -run Golden -update
 
-## demo: the three-cluster walk-through, live
-demo: tools build
+## demo: the three-cluster walk-through, live; as root, step 6 sends real
+## traffic over a pod network (network namespaces, kube-proxy, CoreDNS)
+demo: tools build rig
 	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./examples/walkthrough/demo
 
 ## bench: the benchmark suite at the issue's sizes (about 10 minutes on 2

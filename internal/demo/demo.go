@@ -1,8 +1,11 @@
 // Package demo is the seed's three-cluster walk-through, live: local
 // clusters west, east and north, a Git server with a fleet repository, Flux
-// in west, and the fedgen binary federating bb across them. The demo program
-// (examples/walkthrough/demo, `make demo`) prints it step by step; a test
-// runs the same steps and asserts each state they reach.
+// in west, and the fedgen binary federating bb across them. With root, west
+// also gets a pod network (internal/rig/podnet): kube-proxy, CoreDNS, and
+// bb's pods answering real requests, so step 6 sends traffic from a client
+// pod in west to bb-federated, as the guide's last step does. The demo
+// program (examples/walkthrough/demo, `make demo`) prints it step by step; a
+// test runs the same steps and asserts each state they reach.
 //
 // Every step waits for the state it promises and fails with that state and
 // what it saw instead, so the demo exits 0 only when fedgen did its job.
@@ -16,7 +19,10 @@ import (
 	"os/exec"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/fedgen/fedgen/internal/rig/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/podnet"
 )
 
 // The walk-through's names, as in Linkerd's federated-services guide.
@@ -38,6 +44,17 @@ var Clusters = []string{"west", "east", "north"}
 // PodIPs are the addresses bb's pod has in each cluster.
 var PodIPs = map[string]string{"west": "10.42.0.108", "east": "10.23.1.43", "north": "10.23.0.42"}
 
+// PodIPv6s are bb's pods' IPv6 addresses, in a dual-stack walk-through.
+var PodIPv6s = map[string]string{"west": "fd00:42::108", "east": "fd00:23:1::43", "north": "fd00:23::42"}
+
+// The client pod of step 6, in west.
+const (
+	ClientPod    = "client"
+	clientIP     = "10.42.0.50"
+	clientIPv6   = "fd00:42::50"
+	federatedURL = "http://" + Federated + ":8080"
+)
+
 // Options say how the demo runs.
 type Options struct {
 	// Out receives the walk-through; os.Stdout when nil.
@@ -55,12 +72,25 @@ type Options struct {
 	Dir string
 	// StepTimeout bounds each step's wait; 60 s when zero.
 	StepTimeout time.Duration
+	// Traffic gives west a pod network and runs step 6, real requests
+	// from a client pod to bb-federated. It needs root (see
+	// TrafficUnavailable); without it step 6 only says so.
+	Traffic bool
+	// BB is the pods' program (internal/rig/bb/cmd/bb), needed for Traffic.
+	BB string
+	// DualStack gives the clusters IPv6 Service ranges and bb's pods IPv6
+	// addresses too (PodIPv6s).
+	DualStack bool
 }
 
 // Launcher returns the command that runs fedgen with args; files are the
 // host files args name (kubeconfigs), which fedgen must be able to read
 // wherever it runs.
 type Launcher func(args, files []string) (*exec.Cmd, error)
+
+// TrafficUnavailable says why step 6 cannot run here (nil when it can):
+// pods are network namespaces, which need root, `ip` and `nft`.
+func TrafficUnavailable() error { return podnet.Available() }
 
 // Demo is a running walk-through.
 type Demo struct {
@@ -70,6 +100,8 @@ type Demo struct {
 	url    string
 	fedgen *fedgenProcess
 	step   int
+	// pods are bb's Pods by cluster, as created in step 3.
+	pods map[string]*corev1.Pod
 }
 
 // Fleet is the running fleet, for tests and --keep.
@@ -104,7 +136,7 @@ func Run(ctx context.Context, opts Options) error {
 	return d.Walk(ctx)
 }
 
-// Walk runs steps 2 to 5 on a started demo.
+// Walk runs steps 2 to 6 on a started demo.
 func (d *Demo) Walk(ctx context.Context) error {
 	if err := d.Link(ctx); err != nil {
 		return err
@@ -115,7 +147,10 @@ func (d *Demo) Walk(ctx context.Context) error {
 	if _, err := d.Federate(ctx); err != nil {
 		return err
 	}
-	_, err := d.Leave(ctx)
+	if _, err := d.Leave(ctx); err != nil {
+		return err
+	}
+	_, err := d.Traffic(ctx)
 	return err
 }
 

@@ -4,12 +4,19 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -21,38 +28,22 @@ import (
 // TestWalkthrough runs the demo's steps against real local clusters, Flux,
 // a Git server and the fedgen binary, and checks each step's state on its
 // own terms (not only that the step returned), then checks every deploy
-// manifest against the API server.
+// manifest against the API server. As root (always in CI) step 6 sends
+// real traffic over the pod network.
 func TestWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the local clusters; skipped by -short")
 	}
-	bin, err := BuildFedgen(io.Discard, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkWalkthrough(t, Options{Fedgen: bin})
+	checkWalkthrough(t, programs(t, trafficHere(t)))
 }
 
 // checkWalkthrough runs the steps with fedgen run as opts say and checks
 // every state they reach; whileFederated checks more while fedgen runs.
+// With opts.Traffic, step 6 must carry traffic; without, say why not.
 func checkWalkthrough(t *testing.T, opts Options, whileFederated ...func(*Demo)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	var out bytes.Buffer
-	opts.Out = &out
-	d, err := Start(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("demo output:\n%s", out.String())
-			if d.fedgen != nil {
-				t.Logf("fedgen log:\n%s", tail(d.fedgen.logPath, 40))
-			}
-		}
-		d.Stop()
-	}()
+	d, out := startDemo(ctx, t, opts)
 
 	if err := d.Link(ctx); err != nil {
 		t.Fatal(err)
@@ -114,15 +105,203 @@ func checkWalkthrough(t *testing.T, opts Options, whileFederated ...func(*Demo))
 		t.Errorf("second commit does not say north left: %v\n%s", err, msg)
 	}
 
+	t.Run("the Link's copy for the destination controller finds the Pods", func(t *testing.T) { checkDestinationView(ctx, t, d) })
+
+	r, err := d.Traffic(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Traffic {
+		checkTraffic(t, r)
+	} else if r != nil || !strings.Contains(out.String(), "SKIPPED: step 6") {
+		t.Errorf("without a pod network step 6 must say why it cannot run and return nothing; got %+v", r)
+	}
+
 	t.Run("manifests pass server-side dry-run", func(t *testing.T) { checkManifests(ctx, t, d) })
 
 	d.Stop()
 	if d.Fleet() != nil || d.FedgenPID() != 0 {
 		t.Error("Stop left the fleet or fedgen running")
 	}
-	for _, h := range []string{"== 1. ", "== 2. ", "== 3. ", "== 4. ", "== 5. ", "== 6. ", "CLUSTER  NAMESPACE", "controllerName: fedgen.io/reconciler"} {
+	for _, h := range []string{"== 1. ", "== 2. ", "== 3. ", "== 4. ", "== 5. ", "== 6. Send some traffic", "== 7. ", "CLUSTER  NAMESPACE", "controllerName: fedgen.io/reconciler"} {
 		if !strings.Contains(out.String(), h) {
 			t.Errorf("output lacks %q", h)
+		}
+	}
+}
+
+// A dual-stack walk-through: bb-federated (PreferDualStack) gets an IPv6
+// ClusterIP beside its IPv4 one, fedgen writes each member's IPv6 slice
+// too, and a client that connects over IPv6 only is answered by west, east
+// and north through kube-proxy.
+func TestDualStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the local clusters; skipped by -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	traffic := trafficHere(t)
+	opts := programs(t, traffic)
+	opts.DualStack = true
+	d, _ := startDemo(ctx, t, opts)
+	for _, step := range []func(context.Context) error{d.Link, d.Deploy} {
+		if err := step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := d.Federate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Service == nil || len(st.Service.Spec.ClusterIPs) != 2 {
+		t.Errorf("bb-federated in a dual-stack west: %+v, want an IPv4 and an IPv6 ClusterIP", st.Service)
+	}
+	for _, c := range Clusters {
+		if want := []string{PodIPs[c], PodIPv6s[c]}; !reflect.DeepEqual(st.Endpoints[c], want) {
+			t.Errorf("bb-federated's endpoints from %s: %v, want %v", c, st.Endpoints[c], want)
+		}
+	}
+	if !traffic {
+		return
+	}
+	r, err := d.Traffic(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTraffic(t, r)
+	for _, c := range Clusters {
+		if r.IPv6Replies[c] == 0 {
+			t.Errorf("no reply over IPv6 from %s: %v", c, r.IPv6Replies)
+		}
+	}
+}
+
+// trafficHere says whether step 6 can carry traffic here (root); in CI it
+// must.
+func trafficHere(t *testing.T) bool {
+	t.Helper()
+	if err := TrafficUnavailable(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must run step 6 (real traffic): %v", err)
+		}
+		t.Logf("step 6 will only say it needs root: %v", err)
+		return false
+	}
+	return true
+}
+
+// programs builds fedgen and, for traffic, bb into a folder of the test's
+// own, and returns the options that run them.
+func programs(t *testing.T, traffic bool) Options {
+	t.Helper()
+	dir := t.TempDir()
+	opts := Options{Traffic: traffic}
+	var err error
+	if opts.Fedgen, err = BuildFedgen(io.Discard, dir); err != nil {
+		t.Fatal(err)
+	}
+	if traffic {
+		if opts.BB, err = BuildBB(io.Discard, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return opts
+}
+
+// startDemo runs step 1 with the output kept; the demo stops when the test
+// ends, after showing its output and the logs if the test failed.
+func startDemo(ctx context.Context, t *testing.T, opts Options) (*Demo, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	opts.Out = &out
+	d, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("demo output:\n%s", out.String())
+			if d.fedgen != nil {
+				t.Logf("fedgen log:\n%s", tail(d.fedgen.logPath, 40))
+			}
+			if d.fleet != nil {
+				var logs strings.Builder
+				d.fleet.LogTails(&logs, 10)
+				t.Log(logs.String())
+			}
+		}
+		d.Stop()
+	})
+	return d, &out
+}
+
+// checkTraffic asserts step 6's outcome: all three clusters answered, no
+// request failed, and once north left it got none for quietSpan.
+func checkTraffic(t *testing.T, r *TrafficResult) {
+	t.Helper()
+	if r == nil {
+		t.Fatal("step 6 ran no traffic")
+	}
+	for _, c := range Clusters {
+		if r.Replies[c] == 0 {
+			t.Errorf("no reply from %s while it was a member: %v", c, r.Replies)
+		}
+	}
+	if r.Errors > 0 {
+		t.Errorf("%d requests failed while all three were members", r.Errors)
+	}
+	if r.After["north"] != 0 || r.After["west"] == 0 || r.After["east"] == 0 || r.AfterSpan < quietSpan {
+		t.Errorf("after north left: %v over %s, want west and east only, for at least %s", r.After, r.AfterSpan, quietSpan)
+	}
+	if r.Commit.IsZero() || r.LastNorth.IsZero() {
+		t.Errorf("commit %v, north's last reply %v: not measured", r.Commit, r.LastNorth)
+	}
+	t.Logf("replies %v; north's last reply %s after fedgen's commit; then %v over %s",
+		r.Replies, r.NorthStopped().Round(time.Millisecond), r.After, r.AfterSpan.Round(time.Millisecond))
+}
+
+// checkDestinationView reads east's bb slices with the kubeconfig of the
+// Link's copy in namespace linkerd, as Linkerd's destination controller
+// would: it lists pods cluster-wide and finds each endpoint's Pod by its
+// targetRef, Running with that address.
+func checkDestinationView(ctx context.Context, t *testing.T, d *Demo) {
+	west := d.fleet.Cluster(Local).Clientset()
+	for _, target := range Clusters[1:] {
+		secret, err := west.CoreV1().Secrets("linkerd").Get(ctx, "cluster-credentials-"+target, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data["kubeconfig"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+			t.Errorf("%s: listing pods cluster-wide: %v", target, err)
+		}
+		list, err := cs.DiscoveryV1().EndpointSlices(Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + Service})
+		if err != nil || len(list.Items) == 0 {
+			t.Fatalf("%s: bb's EndpointSlices: %v", target, err)
+		}
+		for _, s := range list.Items {
+			for _, e := range s.Endpoints {
+				ref := e.TargetRef
+				if ref == nil || ref.Kind != "Pod" || ref.UID == "" {
+					t.Errorf("%s: endpoint %v has no Pod targetRef with a UID: %+v", target, e.Addresses, ref)
+					continue
+				}
+				pod, err := cs.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+				if err != nil {
+					t.Errorf("%s: the targetRef's Pod: %v", target, err)
+					continue
+				}
+				if pod.UID != ref.UID || pod.Status.Phase != corev1.PodRunning || !slices.Contains(pod.Status.PodIPs, corev1.PodIP{IP: e.Addresses[0]}) {
+					t.Errorf("%s: Pod %s: uid %s (ref %s), phase %s, podIPs %v, endpoint %v", target, pod.Name, pod.UID, ref.UID, pod.Status.Phase, pod.Status.PodIPs, e.Addresses)
+				}
+			}
 		}
 	}
 }

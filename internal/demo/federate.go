@@ -56,10 +56,7 @@ func (d *Demo) Federate(ctx context.Context) (*State, error) {
 	if err := d.startFedgen(kc); err != nil {
 		return nil, fmt.Errorf("step 4: %w", err)
 	}
-	want := map[string][]string{}
-	for _, c := range Clusters {
-		want[c] = []string{PodIPs[c]}
-	}
+	want := d.endpointsOf(Clusters...)
 	st, err := d.await(ctx, "bb-federated applied in west with endpoints "+fmt.Sprint(want)+
 		" and bb Mirrored=True on the Links east and north",
 		func(s *State) bool {
@@ -87,7 +84,7 @@ func (d *Demo) Leave(ctx context.Context) (*State, error) {
 	if err := d.setMember(ctx, "north", false); err != nil {
 		return nil, fmt.Errorf("step 5: %w", err)
 	}
-	want := map[string][]string{"west": {PodIPs["west"]}, "east": {PodIPs["east"]}}
+	want := d.endpointsOf(Local, "east")
 	st, err := d.await(ctx, "a new commit, bb-federated's endpoints "+fmt.Sprint(want)+
 		", bb gone from north's Link status and still Mirrored on east's",
 		func(s *State) bool {
@@ -149,6 +146,9 @@ func (d *Demo) observe(ctx context.Context) (*State, error) {
 		for _, e := range sl.Endpoints {
 			s.Endpoints[c] = append(s.Endpoints[c], e.Addresses...)
 		}
+	}
+	for _, ips := range s.Endpoints {
+		slices.Sort(ips) // IPv4 ("10.…") before IPv6 ("fd00:…"), as podIPs lists them
 	}
 	var links mcv1alpha3.LinkList
 	if err := west.List(ctx, &links, client.InNamespace(LinkNamespace)); err != nil {

@@ -23,19 +23,30 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	d.heading(1, "Start the clusters west, east and north, a Git server, and Flux in west")
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	fleet, err := localcluster.Start(ctx, localcluster.Options{
+	fo := localcluster.Options{
 		Clusters:  Clusters,
 		Flux:      Local,
 		GitServer: true,
 		LinkCRD:   localcluster.LinkCRDUpstream,
 		Dir:       opts.Dir,
 		BinDir:    opts.BinDir,
-	})
+		DualStack: opts.DualStack,
+	}
+	if opts.Traffic {
+		if opts.BB == "" {
+			return nil, errors.New("step 1: Options.Traffic needs Options.BB, the pods' program")
+		}
+		fo.PodNetwork = Local
+	}
+	fleet, err := localcluster.Start(ctx, fo)
 	if err != nil {
 		return nil, fmt.Errorf("step 1: starting the local clusters: %w", err)
 	}
 	d.fleet = fleet
 	d.say("clusters up in %s (one etcd, a kube-apiserver per cluster, Flux's source- and kustomize-controller in west)", fleet.StartedIn().Round(100*time.Millisecond))
+	if pn := fleet.PodNetwork(); pn != nil {
+		d.say("west's node is the network namespace %s: etcd, west's kube-apiserver, kube-proxy (nftables) and CoreDNS (cluster DNS %s) run inside; bb's pods will be namespaces joined to it", pn.Network().Node().Name(), pn.DNS())
+	}
 	d.cmd("export KUBECONFIG=%s   # contexts west, east, north", fleet.KubeconfigPath())
 
 	d.url, err = fleet.Git().CreateRepoWithFiles(Repo, map[string][]byte{
@@ -114,19 +125,24 @@ func RBACFiles() []string {
 	return files
 }
 
-// Stop is step 6: fedgen, Flux, the apiservers, etcd and the Git server.
+// Stop is step 7: fedgen, Flux, the pods, kube-proxy, CoreDNS, the
+// apiservers, etcd and the Git server, and the pod network's namespaces.
 // It is safe to call more than once.
 func (d *Demo) Stop() {
 	if d.fleet == nil {
 		return
 	}
-	d.heading(6, "Stop everything")
+	d.heading(7, "Stop everything")
 	if d.fedgen != nil {
 		d.fedgen.stop()
 		d.say("fedgen stopped")
 		d.fedgen = nil
 	}
+	pods := d.fleet.PodNetwork() != nil
 	d.fleet.Stop()
 	d.say("Flux, the kube-apiservers, etcd and the Git server stopped")
+	if pods {
+		d.say("the pods, kube-proxy and CoreDNS stopped; the network namespaces are deleted")
+	}
 	d.fleet = nil
 }

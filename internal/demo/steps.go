@@ -3,10 +3,11 @@ package demo
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,15 +18,22 @@ import (
 	"sigs.k8s.io/yaml"
 
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
+	"github.com/fedgen/fedgen/internal/rig/localcluster"
+	"github.com/fedgen/fedgen/internal/rig/podnet"
 )
 
 // remoteUser is the ServiceAccount link-gen puts in the target's kubeconfig.
 const remoteUser = "linkerd-service-mirror-remote-access-default"
 
 // Link is step 2: east and north linked to west as `linkerd multicluster
-// link-gen --gateway=false` does — a credentials Secret holding a restricted
-// user's kubeconfig (in linkerd-multicluster, and the copy in linkerd that
-// the destination controller reads) and a Link.
+// link-gen --gateway=false` does — a credentials Secret holding the
+// kubeconfig of the target's remote-access user (in linkerd-multicluster,
+// and the copy in linkerd that the destination controller reads) and a
+// Link. The user has what Linkerd's multicluster chart grants that account
+// (localcluster.LinkerdRemoteAccessRules: pods cluster-wide, Services,
+// EndpointSlices, Servers, …), so the copy serves the destination
+// controller as it would in a real installation; fedgen needs only the
+// Services and EndpointSlices of it.
 func (d *Demo) Link(ctx context.Context) error {
 	d.heading(2, "Link east and north to west (link-gen --gateway=false)")
 	west := d.fleet.Cluster(Local)
@@ -36,7 +44,7 @@ func (d *Demo) Link(ctx context.Context) error {
 	}
 	for _, target := range Clusters[1:] {
 		d.cmd("linkerd --context=%s multicluster link-gen --cluster-name=%s --gateway=false | kubectl --context=west apply -f -", target, target)
-		kc, err := d.fleet.Cluster(target).UserKubeconfig(ctx, remoteUser)
+		kc, err := d.fleet.Cluster(target).UserKubeconfig(ctx, remoteUser, localcluster.LinkerdRemoteAccessRules...)
 		if err != nil {
 			return fmt.Errorf("step 2: minting %s's kubeconfig: %w", target, err)
 		}
@@ -116,13 +124,20 @@ func canListServices(ctx context.Context, kubeconfig []byte) error {
 	return err
 }
 
-// Deploy is step 3: bb in mc-demo in every cluster — its Service and, as
-// no kubelet runs, the EndpointSlice its pod would have.
+// Deploy is step 3: bb in mc-demo in every cluster — its Service, its Pod
+// on the cluster's node (Running, with its pod IP) and the EndpointSlice
+// the EndpointSlice controller would make, with a targetRef to the Pod. On
+// a pod network the Pod is real: a network namespace with the pod's
+// address, running bb's HTTP server.
 func (d *Demo) Deploy(ctx context.Context) error {
 	d.heading(3, "Deploy bb in mc-demo in every cluster")
+	pn := d.fleet.PodNetwork()
+	d.pods = map[string]*corev1.Pod{}
 	for _, c := range Clusters {
-		d.cmd("kubectl --context=%s apply -f bb.yaml   # Namespace mc-demo, Service bb; its pod has IP %s", c, PodIPs[c])
-		cs := d.fleet.Cluster(c).Clientset()
+		ips := d.podIPs(c)
+		d.cmd("kubectl --context=%s apply -f bb.yaml   # Namespace mc-demo, Service bb, its pod (IP %s)", c, strings.Join(ips, ", "))
+		cluster := d.fleet.Cluster(c)
+		cs := cluster.Clientset()
 		if err := createNamespace(ctx, cs, Namespace); err != nil {
 			return fmt.Errorf("step 3: %w", err)
 		}
@@ -133,31 +148,67 @@ func (d *Demo) Deploy(ctx context.Context) error {
 				Ports:    []corev1.ServicePort{{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(8080)}},
 			},
 		}
-		if _, err := cs.CoreV1().Services(Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if d.opts.DualStack {
+			svc.Spec.IPFamilyPolicy = ptr.To(corev1.IPFamilyPolicyPreferDualStack)
+		}
+		svc, err := cs.CoreV1().Services(Namespace).Create(ctx, svc, metav1.CreateOptions{})
+		if err != nil {
 			return fmt.Errorf("step 3: creating Service bb in %s: %w", c, err)
 		}
-		slice := &discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: Service + "-x7k2p", Namespace: Namespace,
-				Labels: map[string]string{
-					discoveryv1.LabelServiceName: Service,
-					discoveryv1.LabelManagedBy:   "endpointslice-controller.k8s.io",
-				},
-			},
-			AddressType: discoveryv1.AddressTypeIPv4,
-			Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(8080)), Protocol: ptr.To(corev1.ProtocolTCP)}},
-			Endpoints: []discoveryv1.Endpoint{{
-				Addresses:  []string{PodIPs[c]},
-				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true), Serving: ptr.To(true), Terminating: ptr.To(false)},
-				NodeName:   ptr.To(c + "-node-1"),
-				TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: Namespace, Name: Service + "-5c8b6f7d9-" + c[:2] + "q4z"},
-			}},
+		node := localcluster.NodeName(c)
+		if err := cluster.RegisterNode(ctx, node, nodeIP(c)); err != nil {
+			return fmt.Errorf("step 3: %w", err)
 		}
-		if _, err := cs.DiscoveryV1().EndpointSlices(Namespace).Create(ctx, slice, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("step 3: creating bb's EndpointSlice in %s: %w", c, err)
+		spec := localcluster.PodSpec{
+			Namespace: Namespace, Name: Service + "-5c8b6f7d9-" + c[:2] + "q4z", Labels: map[string]string{"app": Service},
+			Node: node, IPs: ips, Port: 8080, Image: "bb",
 		}
+		var pod *corev1.Pod
+		if pn != nil {
+			p, err := pn.RunPod(ctx, cluster, spec, d.opts.BB, "serve", "--listen=:8080", "--text=hello from "+c)
+			if err != nil {
+				return fmt.Errorf("step 3: starting bb's pod in %s: %w", c, err)
+			}
+			pod = p.Pod
+		} else if pod, err = cluster.CreateRunningPod(ctx, spec); err != nil {
+			return fmt.Errorf("step 3: %w", err)
+		}
+		if err := cluster.CreateEndpointSlices(ctx, svc, pod); err != nil {
+			return fmt.Errorf("step 3: %w", err)
+		}
+		d.pods[c] = pod
+	}
+	d.cmd("kubectl get pods -n %s -o wide   # in each cluster", Namespace)
+	d.say("  %-8s %-22s %-8s %-28s %s", "CLUSTER", "NAME", "STATUS", "IP", "NODE")
+	for _, c := range Clusters {
+		p := d.pods[c]
+		var ips []string
+		for _, ip := range p.Status.PodIPs {
+			ips = append(ips, ip.IP)
+		}
+		d.say("  %-8s %-22s %-8s %-28s %s", c, p.Name, p.Status.Phase, strings.Join(ips, ","), p.Spec.NodeName)
+	}
+	if pn != nil {
+		d.say("each pod is a network namespace joined to west's node, running bb's HTTP server (\"hello from <cluster>\")")
 	}
 	return nil
+}
+
+// podIPs are bb's pod addresses in cluster c, IPv4 first.
+func (d *Demo) podIPs(c string) []string {
+	if d.opts.DualStack {
+		return []string{PodIPs[c], PodIPv6s[c]}
+	}
+	return []string{PodIPs[c]}
+}
+
+// nodeIP is the address of cluster c's node: west's is the pod network's
+// node (the pods' gateway), the others' say only where they would be.
+func nodeIP(c string) string {
+	if c == Local {
+		return podnet.DefaultNodeIP
+	}
+	return fmt.Sprintf("10.99.%d.1", slices.Index(Clusters, c))
 }
 
 // setMember labels (or unlabels) bb in cluster as a federated member.
