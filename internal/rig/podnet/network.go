@@ -67,15 +67,15 @@ var sequence atomic.Int64
 func Available() error {
 	var missing []string
 	if os.Geteuid() != 0 {
-		missing = append(missing, "root (network namespaces)")
+		missing = append(missing, "root, for network namespaces")
 	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, "`"+tool+"` in $PATH")
+	for _, tool := range []struct{ name, pkg string }{{"ip", "iproute2"}, {"nft", "nftables"}} {
+		if _, err := exec.LookPath(tool.name); err != nil {
+			missing = append(missing, fmt.Sprintf("`%s` in $PATH (apt-get install %s)", tool.name, tool.pkg))
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("a pod network needs %s (apt-get install iproute2 nftables)", strings.Join(missing, ", "))
+		return fmt.Errorf("a pod network needs %s", strings.Join(missing, " and "))
 	}
 	return nil
 }
