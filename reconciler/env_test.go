@@ -387,9 +387,15 @@ func (e *env) condition(link, svc, typ string) (mcv1alpha3.LinkCondition, bool) 
 // waitReason waits until the member's Mirrored condition has reason.
 func (e *env) waitReason(link, svc, reason string, d time.Duration) mcv1alpha3.LinkCondition {
 	e.t.Helper()
+	return e.waitCondition(link, svc, "Mirrored", reason, d)
+}
+
+// waitCondition waits until the member's condition typ has reason.
+func (e *env) waitCondition(link, svc, typ, reason string, d time.Duration) mcv1alpha3.LinkCondition {
+	e.t.Helper()
 	var got mcv1alpha3.LinkCondition
-	e.eventually(fmt.Sprintf("Link %s member %s Mirrored reason %s", link, svc, reason), d, func() (bool, string) {
-		c, ok := e.condition(link, svc, "Mirrored")
+	e.eventually(fmt.Sprintf("Link %s member %s %s reason %s", link, svc, typ, reason), d, func() (bool, string) {
+		c, ok := e.condition(link, svc, typ)
 		got = c
 		return ok && c.Reason == reason, fmt.Sprintf("%+v (present %v)", c, ok)
 	})

@@ -1,9 +1,12 @@
 package reconciler
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/reconciler/members"
 )
 
 // Metrics are fedgen's Prometheus metrics. Register them with Register.
@@ -20,6 +23,7 @@ type Metrics struct {
 	StatusWrites     prometheus.Counter
 	LastPublishOK    prometheus.Gauge
 	FederatedService prometheus.Gauge
+	ForeignWriters   *prometheus.GaugeVec
 }
 
 // NewMetrics returns unregistered metrics.
@@ -63,6 +67,10 @@ func NewMetrics() *Metrics {
 		FederatedService: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fedgen_federated_services", Help: "Federated Services in the rendered folder.",
 		}),
+		ForeignWriters: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fedgen_federated_service_foreign_writers",
+			Help: "1 per federated Service in the local cluster and field manager writing it besides Flux (ForeignWriter).",
+		}, []string{"namespace", "service", "manager", "operation"}),
 	}
 }
 
@@ -71,6 +79,7 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
 		m.Members, m.Endpoints, m.UnsafeDropped, m.Clusters, m.RenderDuration, m.PublishDuration,
 		m.Commits, m.PushRetries, m.PublishErrors, m.StatusWrites, m.LastPublishOK, m.FederatedService,
+		m.ForeignWriters,
 	} {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -94,4 +103,15 @@ func (m *Metrics) observeRender(out *generator.Output) {
 		m.UnsafeDropped.WithLabelValues(r.Cluster).Add(float64(r.Dropped))
 	}
 	m.FederatedService.Set(float64(len(out.Services)))
+}
+
+// observeForeign sets the foreign-writer gauge to the writers now seen.
+func (m *Metrics) observeForeign(writers map[string][]members.Writer) {
+	m.ForeignWriters.Reset()
+	for key, ws := range writers {
+		ns, name, _ := strings.Cut(key, "/")
+		for _, w := range ws {
+			m.ForeignWriters.WithLabelValues(ns, name, w.Manager, w.Operation).Set(1)
+		}
+	}
 }

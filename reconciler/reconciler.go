@@ -49,6 +49,7 @@ type Reconciler struct {
 	published    bool                         // a render was published at least once
 	fetchPending bool                         // asking Flux to fetch failed; retry
 	rv           reviewState                  // review mode (review.go)
+	foreign      foreignWriters               // as last reported (foreign.go)
 
 	// renderCache holds the renderings of unchanged federated Services
 	// (loop state too).

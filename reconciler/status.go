@@ -61,11 +61,13 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 		r.status.resynced = now
 	}
 	snap := r.tracker.Snapshot(now)
+	foreign := r.observeForeign(snap.ForeignWriters, r.lastOut.Members, snap.States)
 	state := &linkstatus.State{
-		Rendered:      r.lastOut.Files,
-		PushErr:       r.pushErr,
-		Flux:          r.fluxState(ctx),
-		LocalServices: sets.KeySet(snap.LocalFederated),
+		Rendered:       r.lastOut.Files,
+		PushErr:        r.pushErr,
+		Flux:           r.fluxState(ctx),
+		LocalServices:  sets.KeySet(snap.LocalFederated),
+		ForeignWriters: foreign,
 	}
 	if r.pushed != nil {
 		state.Pushed = &linkstatus.Revision{Commit: r.pushed.commit, Files: r.pushed.files}

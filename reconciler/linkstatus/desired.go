@@ -37,7 +37,7 @@ func Desired(cluster Cluster, members []generator.MemberResult, s *State) []v1al
 			continue
 		}
 		conds := []v1alpha3.LinkCondition{mirrored(cluster, m, s)}
-		if c := conflict(m); c != nil {
+		if c := conflict(m, s); c != nil {
 			conds = append(conds, *c)
 		}
 		out = append(out, v1alpha3.ServiceStatus{
@@ -126,21 +126,45 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 }
 
 // conflict is the Conflict condition of a member that joined with
-// differing ports; nil otherwise.
-func conflict(m generator.MemberResult) *v1alpha3.LinkCondition {
-	if !m.Joined || m.Conflict == nil {
+// differing ports, or whose federated Service another controller writes
+// too; nil otherwise. When both hold, ForeignWriter is the reason and the
+// message says both.
+func conflict(m generator.MemberResult, s *State) *v1alpha3.LinkCondition {
+	if !m.Joined {
 		return nil
 	}
-	reason := m.Conflict.Reason
-	if !validReason(reason) {
-		reason = ReasonPortConflict
+	var reason, ports string
+	if m.Conflict != nil {
+		reason, ports = m.Conflict.Reason, m.Conflict.Message
+		if !validReason(reason) {
+			reason = ReasonPortConflict
+		}
+	}
+	message := ports
+	if w := s.ForeignWriters[ServiceKey(m.Namespace, m.FederatedName)]; len(w) > 0 {
+		reason = ReasonForeignWriter
+		message = foreignMessage(m.Namespace, m.FederatedName, w)
+		if ports != "" {
+			message += "; also " + ReasonPortConflict + ": " + ports
+		}
+	}
+	if reason == "" {
+		return nil
 	}
 	return &v1alpha3.LinkCondition{
 		Type:    ConditionConflict,
 		Status:  metav1.ConditionTrue,
 		Reason:  reason,
-		Message: clip(m.Conflict.Message),
+		Message: clip(message),
 	}
+}
+
+// foreignMessage says who else writes the federated Service. It names no
+// time, so the same writers give the same message.
+func foreignMessage(namespace, name string, writers []string) string {
+	return fmt.Sprintf("Service %s/%s is also written by field manager %s, not only by Flux: "+
+		"the two overwrite each other; stop the other writer (Linkerd's service mirror: see fedgen's examples/linkerd)",
+		namespace, name, strings.Join(writers, ", "))
 }
 
 func unreachableMessage(cluster string, u *Unreachable) string {

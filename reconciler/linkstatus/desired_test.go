@@ -288,6 +288,48 @@ func ruleCases() []ruleCase {
 				"ExternalName service cannot join federated service")},
 		},
 		{
+			name: "another writer of the federated Service: Conflict ForeignWriter naming it",
+			state: func(s *State) {
+				s.ForeignWriters = map[string][]string{"shop/web-federated": {`"controller" (Update)`}}
+			},
+			want: []v1alpha3.LinkCondition{isMirrored, {
+				Type: ConditionConflict, Status: metav1.ConditionTrue, Reason: ReasonForeignWriter,
+				Message: foreignWriterMessage(`"controller" (Update)`),
+			}},
+		},
+		{
+			name: "another writer and a port conflict: one Conflict, ForeignWriter, saying both",
+			member: func(m *generator.MemberResult) {
+				m.Conflict = &generator.Conflict{Reason: generator.ReasonPortConflict, Message: `missing "admin"`}
+			},
+			state: func(s *State) {
+				s.ForeignWriters = map[string][]string{"shop/web-federated": {`"controller" (Update)`, `"kubectl-edit" (Update)`}}
+			},
+			want: []v1alpha3.LinkCondition{isMirrored, {
+				Type: ConditionConflict, Status: metav1.ConditionTrue, Reason: ReasonForeignWriter,
+				Message: foreignWriterMessage(`"controller" (Update), "kubectl-edit" (Update)`) + `; also PortConflict: missing "admin"`,
+			}},
+		},
+		{
+			name: "another writer of some other federated Service: no Conflict",
+			state: func(s *State) {
+				s.ForeignWriters = map[string][]string{"shop/api-federated": {`"controller" (Update)`}}
+			},
+			want: []v1alpha3.LinkCondition{isMirrored},
+		},
+		{
+			name: "another writer, but the member did not join: no Conflict",
+			member: func(m *generator.MemberResult) {
+				m.Joined, m.File = false, ""
+				m.Reason, m.Message = generator.ReasonInvalidService, "Headless service cannot join federated service"
+			},
+			state: func(s *State) {
+				s.ForeignWriters = map[string][]string{"shop/web-federated": {`"controller" (Update)`}}
+			},
+			want: []v1alpha3.LinkCondition{mirroredCond(metav1.ConditionFalse, ReasonInvalidService,
+				"Headless service cannot join federated service")},
+		},
+		{
 			name:   "unsafe addresses dropped: the count is in the message",
 			member: func(m *generator.MemberResult) { m.Dropped = 2 },
 			want: []v1alpha3.LinkCondition{func() v1alpha3.LinkCondition {
@@ -317,6 +359,11 @@ func ruleCases() []ruleCase {
 			}()},
 		},
 	}
+}
+
+func foreignWriterMessage(writers string) string {
+	return "Service shop/web-federated is also written by field manager " + writers + ", not only by Flux: " +
+		"the two overwrite each other; stop the other writer (Linkerd's service mirror: see fedgen's examples/linkerd)"
 }
 
 func TestDesiredMirroredRules(t *testing.T) {

@@ -93,6 +93,10 @@ type State struct {
 	// LocalServices holds ServiceKey(namespace, name) of the federated
 	// Services that exist in the local cluster.
 	LocalServices sets.Set[string]
+	// ForeignWriters names, by ServiceKey, the writers of local federated
+	// Services other than Flux (field managers, e.g. `"controller"
+	// (Update)`), sorted; their members get Conflict=True/ForeignWriter.
+	ForeignWriters map[string][]string
 }
 
 // ServiceKey is the key of a Service in State.LocalServices.

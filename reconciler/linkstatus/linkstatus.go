@@ -3,7 +3,8 @@
 // cluster, with a Mirrored condition saying how far the member's current
 // state got on its way to the local cluster (rendered, pushed, reviewed,
 // applied by Flux), and a Conflict condition while its ports differ from
-// the federated Service's.
+// the federated Service's (PortConflict) or another controller writes that
+// Service besides Flux (ForeignWriter, which wins when both hold).
 //
 // Desired and Merge are pure: the reconciler gathers the facts (the render,
 // the pushed and applied Git trees, Flux's state, the local Services) and
@@ -35,7 +36,8 @@ const (
 	// Service in the local cluster.
 	ConditionMirrored = "Mirrored"
 	// ConditionConflict is present, True, while the member joined with
-	// ports that differ from the federated Service's.
+	// ports that differ from the federated Service's, or while another
+	// controller writes its federated Service too.
 	ConditionConflict = "Conflict"
 )
 
@@ -64,15 +66,22 @@ const (
 	// ReasonError: the member's state is not published (not committed
 	// yet, or publishing failed).
 	ReasonError = "Error"
-	// ReasonPortConflict is the reason of the Conflict condition.
+	// ReasonPortConflict is the reason of the Conflict condition while the
+	// member's ports differ from the federated Service's.
 	ReasonPortConflict = generator.ReasonPortConflict
+	// ReasonForeignWriter is the reason of the Conflict condition while
+	// the member's federated Service in the local cluster is written by a
+	// field manager other than Flux's (SPEC §1). It wins over
+	// PortConflict, whose message it then carries too: an entry has one
+	// Conflict condition, and a second writer changes what is served.
+	ReasonForeignWriter = "ForeignWriter"
 )
 
 // Reasons lists every reason fedgen writes (for tests and documentation).
 var Reasons = []string{
 	ReasonMirrored, ReasonCommitted, ReasonPendingReview, ReasonApplyFailed,
 	ReasonInvalidService, ReasonMissingNamespace, ReasonClusterUnreachable,
-	ReasonError, ReasonPortConflict,
+	ReasonError, ReasonPortConflict, ReasonForeignWriter,
 }
 
 // reasonPattern is the Link CRD's pattern for condition reasons: a reason

@@ -61,7 +61,7 @@ func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Dura
 		go cw.emit(Event{Kind: ClusterSynced, Cluster: cw.name, Link: cw.linkName})
 		return cw
 	}
-	cw.services = serviceInformer(spec.client, spec.selector.String())
+	cw.services = serviceInformer(spec.client, spec.selector.String(), stripService)
 	_ = cw.services.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { cw.watchFailed(err) })
 	_, _ = cw.services.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { cw.onService(MemberJoined, obj) },

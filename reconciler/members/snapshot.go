@@ -50,6 +50,10 @@ type Snapshot struct {
 	// LocalFederated holds "namespace/name" of the federated Services that
 	// exist in the local cluster.
 	LocalFederated map[string]bool
+	// ForeignWriters holds, by "namespace/name", the local federated
+	// Services written by a field manager other than Flux's, with those
+	// writers (SPEC §1, ForeignWriter).
+	ForeignWriters map[string][]Writer
 	// Ready is false while some watch has not synced (and is still within
 	// its sync timeout): rendering then would drop members that exist.
 	Ready bool
@@ -57,7 +61,8 @@ type Snapshot struct {
 
 // Snapshot returns the current inputs.
 func (t *Tracker) Snapshot(now time.Time) Snapshot {
-	s := Snapshot{States: map[string]ClusterState{}, Refused: map[string]string{}, LocalFederated: map[string]bool{}, Ready: true}
+	s := Snapshot{States: map[string]ClusterState{}, Refused: map[string]string{}, LocalFederated: map[string]bool{},
+		ForeignWriters: map[string][]Writer{}, Ready: true}
 	if !t.planned.Load() {
 		// Rendering now could drop every remote cluster, or call every
 		// namespace missing: a commit withdrawing what exists.
@@ -72,7 +77,11 @@ func (t *Tracker) Snapshot(now time.Time) Snapshot {
 	sort.Strings(s.Namespaces)
 	for _, obj := range t.federated.GetStore().List() {
 		if svc, ok := obj.(*corev1.Service); ok {
-			s.LocalFederated[svc.Namespace+"/"+svc.Name] = true
+			key := svc.Namespace + "/" + svc.Name
+			s.LocalFederated[key] = true
+			if w := foreignWriters(svc); len(w) > 0 {
+				s.ForeignWriters[key] = w
+			}
 		}
 	}
 

@@ -132,7 +132,7 @@ func (t *Tracker) buildInformers() {
 		}
 		return obj, nil
 	})
-	t.federated = serviceInformer(t.local, ManagedByLabel)
+	t.federated = serviceInformer(t.local, ManagedByLabel, stripFederated)
 
 	_, _ = t.links.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { t.onLink(LinkAdded, nil, obj) },
@@ -187,8 +187,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 }
 
 // serviceInformer is an informer over the Services of every namespace
-// that match selector, cached without what fedgen never reads.
-func serviceInformer(client kubernetes.Interface, selector string) cache.SharedIndexInformer {
+// that match selector, cached without what fedgen never reads (strip).
+func serviceInformer(client kubernetes.Interface, selector string, strip cache.TransformFunc) cache.SharedIndexInformer {
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = selector
@@ -200,7 +200,7 @@ func serviceInformer(client kubernetes.Interface, selector string) cache.SharedI
 		},
 	}
 	inf := cache.NewSharedIndexInformer(lw, &corev1.Service{}, 0, cache.Indexers{})
-	_ = inf.SetTransform(stripService)
+	_ = inf.SetTransform(strip)
 	return inf
 }
 
