@@ -221,6 +221,8 @@ func (r *Reconciler) onEvent(e members.Event) {
 	switch e.Kind {
 	case members.LinkRefused:
 		r.linkEvent(e.Link, corev1.EventTypeWarning, "LinkRefused", e.Message)
+	case members.LinkStatusChanged:
+		r.status.statusChanged(e.Link)
 	case members.LinkSelectorIgnored:
 		r.linkEvent(e.Link, corev1.EventTypeWarning, "LinkSelectorIgnored", e.Message)
 		r.opts.Log.Warn("link selector ignored", "link", r.opts.LinkNamespace+"/"+e.Link, "reason", e.Message)

@@ -81,6 +81,20 @@ func TestSideBySideMemberSelectorAndForeignWriter(t *testing.T) {
 		}
 	}
 
+	// Linkerd's service mirror writes a Link's whole status with a merge
+	// patch computed from an older read: fedgen's entries can vanish. The
+	// watch on the Links' status puts them back at once (not at the
+	// five-minute resync), and leaves the mirror's own entries alone.
+	e.linkerdWritesStatus("east")
+	e.eventually("fedgen's entry back on Link east beside the mirror's", 15*time.Second, func() (bool, string) {
+		c, ok := e.condition("east", "bb", "Mirrored")
+		l := &mcv1alpha3.Link{}
+		if err := e.cluster("west").Client().Get(e.ctx, types.NamespacedName{Namespace: e.linkNS, Name: "east"}, l); err != nil {
+			return false, err.Error()
+		}
+		return ok && c.Status == metav1.ConditionTrue && len(l.Status.MirrorServices) == 1, fmt.Sprintf("%+v", l.Status)
+	})
+
 	// The stand-in applies the same Service under its own manager.
 	e.applyStandIn(svc)
 	conflicts := map[string]mcv1alpha3.LinkCondition{}
@@ -185,6 +199,23 @@ func (e *env) requestApply() {
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().UTC().Format(time.RFC3339Nano))
 	if err := e.cluster("west").Client().Patch(e.ctx, k, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		e.t.Fatalf("requesting an apply: %v", err)
+	}
+}
+
+// linkerdWritesStatus writes Link link's status as Linkerd's service
+// mirror does: one merge patch of the whole status, without a
+// resourceVersion, holding its mirrorServices entry and no federated
+// entries.
+func (e *env) linkerdWritesStatus(link string) {
+	e.t.Helper()
+	patch := `{"status":{"federatedServices":[],"mirrorServices":[{"controllerName":"linkerd.io/service-mirror",` +
+		`"remoteRef":{"kind":"Service","name":"exported","namespace":"` + e.ns + `"},` +
+		`"conditions":[{"type":"Mirrored","status":"True","reason":"Mirrored","message":"",` +
+		`"lastTransitionTime":"2026-01-01T00:00:00Z"}]}]}}`
+	l := &mcv1alpha3.Link{ObjectMeta: metav1.ObjectMeta{Name: link, Namespace: e.linkNS}}
+	if err := e.cluster("west").Client().Status().Patch(e.ctx, l, client.RawPatch(types.MergePatchType, []byte(patch)),
+		client.FieldOwner(standIn)); err != nil {
+		e.t.Fatalf("writing Link %s's status as Linkerd does: %v", link, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -30,6 +31,36 @@ type statusWriter struct {
 	w        *linkstatus.Writer
 	written  map[string][]mcv1alpha3.ServiceStatus
 	resynced time.Time
+
+	// changed holds the Links whose status someone changed since the
+	// loop last looked (the watches set it, the loop takes it): what
+	// fedgen wrote there may be gone.
+	mu      sync.Mutex
+	changed map[string]bool
+}
+
+// statusChanged notes that Link link's status changed; safe from any
+// goroutine.
+func (s *statusWriter) statusChanged(link string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed == nil {
+		s.changed = map[string]bool{}
+	}
+	s.changed[link] = true
+}
+
+// forgetChanged drops what was written to the Links whose status changed,
+// so the next pass reads them again (and writes only if fedgen's entries
+// differ: its own writes come back as changes too).
+func (s *statusWriter) forgetChanged() {
+	s.mu.Lock()
+	changed := s.changed
+	s.changed = nil
+	s.mu.Unlock()
+	for link := range changed {
+		delete(s.written, link)
+	}
 }
 
 func newStatusWriter(cfg *rest.Config) (*statusWriter, error) {
@@ -60,6 +91,7 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 		r.status.written = map[string][]mcv1alpha3.ServiceStatus{}
 		r.status.resynced = now
 	}
+	r.status.forgetChanged()
 	snap := r.tracker.Snapshot(now)
 	foreign := r.observeForeign(snap.ForeignWriters, r.lastOut.Members, snap.States)
 	state := &linkstatus.State{

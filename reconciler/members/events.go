@@ -12,6 +12,7 @@ const (
 	LinkDeleted          EventKind = "LinkDeleted"
 	LinkRefused          EventKind = "LinkRefused"
 	LinkSelectorIgnored  EventKind = "LinkSelectorIgnored"
+	LinkStatusChanged    EventKind = "LinkStatusChanged"
 	CredentialsChanged   EventKind = "CredentialsChanged"
 	MemberJoined         EventKind = "MemberJoined"
 	MemberUpdated        EventKind = "MemberUpdated"
@@ -57,7 +58,7 @@ func (e Event) String() string {
 // (as opposed to only the status).
 func (k EventKind) AffectsRender() bool {
 	switch k {
-	case FederatedServiceSeen, ClusterUnreachable, LinkSelectorIgnored:
+	case FederatedServiceSeen, ClusterUnreachable, LinkSelectorIgnored, LinkStatusChanged:
 		return false
 	}
 	return true

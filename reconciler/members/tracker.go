@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -216,17 +217,30 @@ func (t *Tracker) emit(e Event) {
 }
 
 // onLink handles Link events. A status-only update (same generation) must
-// not restart anything: fedgen's own status writes arrive here too.
+// not restart anything: fedgen's own status writes arrive here too. It is
+// a LinkStatusChanged event: another writer (Linkerd's service mirror
+// writes whole statuses) may have dropped fedgen's entries.
 func (t *Tracker) onLink(kind EventKind, old, obj any) {
 	if kind == LinkSpecChanged {
 		o, okOld := old.(metav1.Object)
 		n, okNew := obj.(metav1.Object)
 		if okOld && okNew && o.GetGeneration() == n.GetGeneration() &&
 			labels.Equals(o.GetLabels(), n.GetLabels()) {
+			if !equality.Semantic.DeepEqual(status(old), status(obj)) {
+				t.emit(Event{Kind: LinkStatusChanged, Link: n.GetName()})
+			}
 			return
 		}
 	}
 	t.syncLinks(kind)
+}
+
+// status is a Link's status as the informer holds it (unstructured).
+func status(obj any) any {
+	if u, ok := obj.(interface{ UnstructuredContent() map[string]any }); ok {
+		return u.UnstructuredContent()["status"]
+	}
+	return nil
 }
 
 // onSecretUpdate restarts watches only when a Secret's data changed.

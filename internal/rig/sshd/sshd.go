@@ -57,6 +57,9 @@ type Server struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	// probes are the connections the rig made itself (waiting for the
+	// banner), not counted by Connections.
+	probes int
 }
 
 // Start generates the host keys and config in opts.Dir and starts sshd on
@@ -159,6 +162,15 @@ func (s *Server) start() error {
 		s.Stop()
 		return err
 	}
+	// sshd logs a connection before it sends its banner: the probes are
+	// all in the log by now.
+	n, err := s.logged()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.probes = n
+	s.mu.Unlock()
 	return nil
 }
 
@@ -295,9 +307,18 @@ func (s *Server) Authorize(pub []byte) error {
 	return werr
 }
 
-// Connections counts the TCP connections the server accepted so far, from
-// its log: how often clients tried, whatever became of each try.
+// Connections counts the TCP connections clients made to the server so
+// far, from its log: how often they tried, whatever became of each try.
+// The rig's own readiness probes are not counted.
 func (s *Server) Connections() (int, error) {
+	n, err := s.logged()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return n - s.probes, err
+}
+
+// logged counts the connections in the log, probes included.
+func (s *Server) logged() (int, error) {
 	b, err := os.ReadFile(s.logPath)
 	if err != nil {
 		return 0, fmt.Errorf("sshd: reading log: %w", err)

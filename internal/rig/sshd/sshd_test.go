@@ -43,6 +43,9 @@ func TestServerServesGitOverSSH(t *testing.T) {
 	if err := s.Authorize(pub); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := s.Connections(); err != nil || n != 0 {
+		t.Fatalf("%d connections before any client (%v): the rig's probes are counted", n, err)
+	}
 	kh, err := s.KnownHosts()
 	if err != nil {
 		t.Fatal(err)
