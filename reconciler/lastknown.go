@@ -1,22 +1,13 @@
 package reconciler
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
-	"strings"
-
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/fedgen/fedgen/generator"
-	"github.com/fedgen/fedgen/internal/fedfile"
+	"github.com/fedgen/fedgen/internal/reviewscope"
 	"github.com/fedgen/fedgen/reconciler/members"
 )
-
-// federatedSuffix is what the generator appends to a member's name.
-const federatedSuffix = "-federated"
 
 // addLastKnown adds, for every cluster unreachable since fedgen started,
 // the members the folder at the branch head says it had: a restart must
@@ -46,7 +37,7 @@ func (r *Reconciler) addLastKnown(in *generator.Input, states map[string]members
 			if path == generator.KustomizationFile {
 				continue
 			}
-			m, ok, err := lastKnownMember(head[path], st.Name, r.opts.ClusterName)
+			m, ok, err := reviewscope.Rebuild(head[path], st.Name, r.opts.ClusterName)
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
@@ -57,71 +48,6 @@ func (r *Reconciler) addLastKnown(in *generator.Input, states map[string]members
 		in.Clusters = append(in.Clusters, c)
 	}
 	return nil
-}
-
-// lastKnownMember rebuilds cluster's member from one federated file, and
-// reports false when the cluster was not a member there.
-func lastKnownMember(file []byte, cluster, local string) (generator.Member, bool, error) {
-	sum, err := fedfile.Parse(file)
-	if err != nil {
-		return generator.Member{}, false, err
-	}
-	if !contains(sum.Members(local), cluster) {
-		return generator.Member{}, false, nil
-	}
-	var fed *corev1.Service
-	var slices []*discoveryv1.EndpointSlice
-	for _, doc := range bytes.Split(file, []byte("\n---\n")) {
-		var meta struct {
-			Kind string `json:"kind"`
-		}
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			return generator.Member{}, false, err
-		}
-		switch meta.Kind {
-		case "Service":
-			fed = &corev1.Service{}
-			if err := yaml.Unmarshal(doc, fed); err != nil {
-				return generator.Member{}, false, err
-			}
-		case "EndpointSlice":
-			s := &discoveryv1.EndpointSlice{}
-			if err := yaml.Unmarshal(doc, s); err != nil {
-				return generator.Member{}, false, err
-			}
-			if s.Labels[fedfile.SourceClusterLabel] == cluster {
-				slices = append(slices, s)
-			}
-		}
-	}
-	if fed == nil {
-		return generator.Member{}, false, fmt.Errorf("no Service in the file")
-	}
-	name := strings.TrimSuffix(fed.Name, federatedSuffix)
-	svc := &corev1.Service{}
-	svc.Name, svc.Namespace = name, fed.Namespace
-	svc.Labels = fed.Labels
-	svc.Annotations = map[string]string{}
-	for k, v := range fed.Annotations {
-		if k != fedfile.RemoteDiscoveryAnnotation && k != fedfile.LocalDiscoveryAnnotation {
-			svc.Annotations[k] = v
-		}
-	}
-	svc.Spec.Type = corev1.ServiceTypeClusterIP
-	svc.Spec.Ports = fed.Spec.Ports
-	for _, s := range slices {
-		s.Labels = map[string]string{discoveryv1.LabelServiceName: name}
-	}
-	return generator.Member{Service: svc, Slices: slices}, true, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedKeys(m map[string][]byte) []string {

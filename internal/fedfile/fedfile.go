@@ -31,6 +31,9 @@ type Summary struct {
 	Endpoints map[string]int
 	// Ports are the Service's ports as "name port/protocol", sorted.
 	Ports []string
+	// Labels are the Service's labels; Annotations its annotations
+	// without the discovery annotations (Remote and Local say those).
+	Labels, Annotations map[string]string
 }
 
 type object struct {
@@ -72,6 +75,13 @@ func Parse(data []byte) (Summary, error) {
 				}
 			}
 			s.Local = o.Metadata.Annotations[LocalDiscoveryAnnotation] != ""
+			s.Labels = o.Metadata.Labels
+			s.Annotations = map[string]string{}
+			for k, v := range o.Metadata.Annotations {
+				if k != RemoteDiscoveryAnnotation && k != LocalDiscoveryAnnotation {
+					s.Annotations[k] = v
+				}
+			}
 			for _, p := range o.Spec.Ports {
 				s.Ports = append(s.Ports, fmt.Sprintf("%s %d/%s", p.Name, p.Port, p.Protocol))
 			}
@@ -95,6 +105,17 @@ func (s Summary) Members(local string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ServiceDocument is the beginning of a generated file up to the end of
+// its first document, the federated Service (the generator writes it
+// first): what membership and the Service's own fields are, without the
+// endpoints. Parse reads it as a whole file.
+func ServiceDocument(file []byte) []byte {
+	if i := bytes.Index(file, []byte("\n---\n")); i >= 0 {
+		return file[:i+1]
+	}
+	return file
 }
 
 func splitDocuments(data []byte) [][]byte {
