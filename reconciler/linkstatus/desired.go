@@ -81,6 +81,14 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		return notYet(ReasonClusterUnreachable, unreachableMessage(cluster.Name, u))
 	}
 	want, rendered := s.Rendered[m.File]
+	// In review scope "membership" an approved member is served as the
+	// followed branch has it; what differs awaits review (SPEC §4.1).
+	leave, leaving := s.Leaving[MemberKey(m.Cluster, m.Namespace, m.Name)]
+	served, approved := s.Approved[m.File]
+	approved = approved && (leaving || listed(served, m))
+	if approved {
+		want, rendered = served, true
+	}
 	if m.File == "" || !rendered {
 		// The generator reports a joined member with the file it wrote;
 		// anything else is a bug worth seeing in the status.
@@ -94,13 +102,28 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		got, ok := r.Files[m.File]
 		return ok && (bytes.Equal(got, want) || bytes.Equal(memberView(got, m), wantView))
 	}
+	// awaits says what of the member waits on the review branch, if
+	// anything does while it is served.
+	awaits := ""
+	switch {
+	case leaving:
+		awaits = "its leave awaits review"
+		if leave != "" {
+			awaits += " (" + leave + ")"
+		}
+	case approved && !bytes.Equal(memberView(s.Rendered[m.File], m), wantView):
+		awaits = "a change of " + m.FederatedName + " awaits review"
+	}
+	if awaits != "" {
+		awaits += onReviewBranch(s)
+	}
 	f := s.Flux
 	applied := holds(f.Applied) && f.serving()
 	local := s.LocalServices.Has(ServiceKey(m.Namespace, m.FederatedName))
 
 	switch {
 	case applied && local:
-		c := cond(metav1.ConditionTrue, ReasonMirrored, "")
+		c := cond(metav1.ConditionTrue, ReasonMirrored, awaits)
 		c.LocalRef = &v1alpha3.ObjectReference{Kind: "Service", Name: m.FederatedName, Namespace: m.Namespace}
 		return c
 	case holds(f.Attempted) && f.Failed:
@@ -109,20 +132,39 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		// Flux says it applied the Service, the local cluster does not
 		// show it (yet): usually a watch lagging, or someone deleted it
 		// and Flux will restore it at its next reconciliation.
-		return notYet(ReasonCommitted, fmt.Sprintf("applied in commit %s, Service %s/%s not in the cluster yet",
-			short(f.Applied.Commit), m.Namespace, m.FederatedName))
+		return notYet(ReasonCommitted, joinMessage(fmt.Sprintf("applied in commit %s, Service %s/%s not in the cluster yet",
+			short(f.Applied.Commit), m.Namespace, m.FederatedName), awaits))
 	case holds(s.Pushed) && s.SourceFailed:
 		return notYet(ReasonApplyFailed, redact(joinReason(s.SourceReason, s.SourceMessage)))
 	case holds(s.Pushed):
-		return notYet(ReasonCommitted, fmt.Sprintf("pushed in commit %s, not applied yet", short(s.Pushed.Commit)))
-	case holds(s.Review):
-		return notYet(ReasonPendingReview, fmt.Sprintf("pushed to the review branch in commit %s, not on the followed branch yet",
-			short(s.Review.Commit)))
+		return notYet(ReasonCommitted, joinMessage(fmt.Sprintf("pushed in commit %s, not applied yet", short(s.Pushed.Commit)), awaits))
+	case !approved && holds(s.Review):
+		msg := fmt.Sprintf("pushed to the review branch in commit %s, not on the followed branch yet", short(s.Review.Commit))
+		if s.PullRequest != "" {
+			msg += "; pull request " + s.PullRequest
+		}
+		return notYet(ReasonPendingReview, msg)
 	case s.PushErr != nil:
 		return notYet(ReasonError, "not published: "+redact(s.PushErr.Error()))
 	default:
 		return notYet(ReasonError, "not committed yet")
 	}
+}
+
+// onReviewBranch says where a change awaiting review is: the review
+// branch's commit and the pull request, as far as they are known.
+func onReviewBranch(s *State) string {
+	var where []string
+	if s.Review != nil {
+		where = append(where, "review branch commit "+short(s.Review.Commit))
+	}
+	if s.PullRequest != "" {
+		where = append(where, "pull request "+s.PullRequest)
+	}
+	if len(where) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(where, ", ")
 }
 
 // conflict is the Conflict condition of a member that joined with

@@ -80,8 +80,23 @@ type State struct {
 	// one succeeded.
 	PushErr error
 	// Review is the head of the review branch (--push-branch); nil when
-	// fedgen pushes to the followed branch directly.
+	// fedgen pushes to the followed branch directly, or the review branch
+	// proposes nothing.
 	Review *Revision
+	// Approved are the files of the approved render in review scope
+	// "membership" (SPEC §4.1): the approved members with their current
+	// endpoints, what the followed branch is to hold. nil when every
+	// change is reviewed (--review=all) or none is. A member it lists is
+	// served: its Mirrored condition follows this file, and says when a
+	// change of it awaits review.
+	Approved map[string][]byte
+	// Leaving holds, by MemberKey, the approved members whose leave
+	// awaits review, with why they left ("it is no longer selected").
+	// They are served until the leave is merged.
+	Leaving map[string]string
+	// PullRequest is the URL of the review branch's pull request; ""
+	// when none is known. Messages about the review branch name it.
+	PullRequest string
 	// Flux is the state of the Kustomization that applies the folder.
 	Flux Flux
 	// SourceFailed is set while Flux's GitRepository refuses the followed
@@ -97,6 +112,11 @@ type State struct {
 	// Services other than Flux (field managers, e.g. `"controller"
 	// (Update)`), sorted; their members get Conflict=True/ForeignWriter.
 	ForeignWriters map[string][]string
+}
+
+// MemberKey is the key of a member in State.Leaving.
+func MemberKey(cluster, namespace, name string) string {
+	return cluster + "/" + namespace + "/" + name
 }
 
 // ServiceKey is the key of a Service in State.LocalServices.

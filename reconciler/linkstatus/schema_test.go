@@ -79,7 +79,7 @@ func TestStatusValidatesAgainstLinkCRD(t *testing.T) {
 
 	var desired []v1alpha3.ServiceStatus
 	reasons := map[string]bool{}
-	for i, c := range ruleCases() {
+	for i, c := range allRuleCases() {
 		for _, e := range c.desired() {
 			e.RemoteRef.Name = fmt.Sprintf("member-%d", i)
 			desired = append(desired, e)
