@@ -115,6 +115,11 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	if err := r.addLastKnown(&in, snap.States); err != nil {
 		return err
 	}
+	approved, err := r.prepareScope(ctx, &in, snap)
+	if err != nil {
+		r.publishFailed(snap, err)
+		return err
+	}
 	start := time.Now()
 	out, err := r.render(in)
 	if err != nil {
@@ -135,10 +140,17 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	msg := func(ch gitrepo.Change) string { return commitMessage(ch, out, r.opts.ClusterName, clusters) }
 
 	if r.reviewing() {
-		return r.publishReview(ctx, snap, out, msg)
+		return r.publishReview(ctx, snap, in, out, approved, clusters, msg)
 	}
-	start = time.Now()
-	res, err := r.repo.Publish(ctx, out.Files, msg)
+	return r.pushFollowed(ctx, snap, out.Files, msg)
+}
+
+// pushFollowed commits files to the branch Flux follows and pushes them:
+// the render in direct mode, the approved render in review scope
+// membership.
+func (r *Reconciler) pushFollowed(ctx context.Context, snap members.Snapshot, files map[string][]byte, msg gitrepo.MessageFunc) error {
+	start := time.Now()
+	res, err := r.repo.Publish(ctx, files, msg)
 	r.opts.Metrics.PublishDuration.Observe(time.Since(start).Seconds())
 	if res.Attempts > 1 {
 		r.opts.Metrics.PushRetries.Add(float64(res.Attempts - 1))
@@ -152,8 +164,8 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	r.published = true
 	r.opts.Metrics.LastPublishOK.Set(1)
 	r.setHealth(true, nil)
-	r.pushed = &publication{commit: res.Commit.String(), files: out.Files}
-	r.folders[res.Commit.String()] = out.Files
+	r.pushed = &publication{commit: res.Commit.String(), files: files}
+	r.folders[res.Commit.String()] = files
 	if res.Changed {
 		r.opts.Metrics.Commits.Inc()
 		r.opts.Log.Info("committed", "commit", res.Commit.String(), "attempts", res.Attempts,

@@ -91,6 +91,11 @@ func New(opts Options) (*Reconciler, error) {
 		statusCh: make(chan struct{}, 1),
 		folders:  map[string]map[string][]byte{},
 	}
+	if r.scoped() {
+		// A push of the approved render rejected because the followed
+		// branch moved (a merge) is decided again on its new head.
+		r.opts.Git.Rerender = r.rerenderApproved
+	}
 	r.tracker, err = members.New(members.Options{
 		LocalCluster:     opts.ClusterName,
 		Local:            opts.Local,

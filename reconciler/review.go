@@ -11,12 +11,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/fedgen/fedgen/generator"
 	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/internal/reviewscope"
 	"github.com/fedgen/fedgen/reconciler/flux"
 	"github.com/fedgen/fedgen/reconciler/members"
 )
@@ -27,14 +29,32 @@ const (
 	DefaultReviewHookTimeout  = 10 * time.Second
 )
 
+// ReviewScope says which changes review mode reviews (--review).
+type ReviewScope string
+
+// The review scopes (SPEC §4.1).
+const (
+	// ReviewMembership reviews membership — federated Services appearing
+	// or disappearing, members joining or leaving by decision, the
+	// Services' own fields — and pushes endpoint changes to the followed
+	// branch directly. The default with a review branch.
+	ReviewMembership ReviewScope = "membership"
+	// ReviewAll reviews every change: fedgen never writes the followed
+	// branch (for a protected one).
+	ReviewAll ReviewScope = "all"
+)
+
 // ReviewOptions configure review mode: fedgen proposes its changes on a
 // branch of their own, for a pull request, instead of pushing to the
 // branch Flux follows.
 type ReviewOptions struct {
 	// Branch is the review branch (--push-branch); empty: review mode is
-	// off. It is based on Options.Git.Branch, the branch Flux follows,
-	// which fedgen then never writes.
+	// off. It is based on Options.Git.Branch, the branch Flux follows.
 	Branch string
+	// Scope is what is reviewed (--review); default ReviewMembership:
+	// the followed branch then gets the approved membership with current
+	// endpoints directly. With ReviewAll fedgen never writes it.
+	Scope ReviewScope
 	// Hook, when set, receives an HTTP POST with a JSON ReviewEvent after
 	// each push of the review branch (--review-hook), for the forge
 	// automation that opens the pull request.
@@ -45,9 +65,43 @@ type ReviewOptions struct {
 	// HookClient sends the hook's requests; default a client with a
 	// DefaultReviewHookTimeout timeout.
 	HookClient *http.Client
+	// PullRequests, when set, keeps a forge's pull request for the review
+	// branch in step with what it proposes (--pull-request-provider).
+	PullRequests PullRequests
+}
+
+// Proposal is what the review branch proposes: what a pull request's
+// title and body are made of (SPEC §4.2).
+type Proposal struct {
+	// Branch is the review branch; Base the branch Flux follows.
+	Branch, Base string
+	// Head and BaseCommit are their heads (BaseCommit empty while the
+	// followed branch has no commit).
+	Head, BaseCommit string
+	// Changes are the reviewed changes (federated Service, cluster,
+	// joined or left, fields changed), sorted. Empty: the review branch no
+	// longer differs from the followed branch — merged, or undone before a
+	// merge — and its pull request is to be closed.
+	Changes []reviewscope.Change
+	// Commits are the review branch's commits the followed branch does
+	// not have, oldest first (empty when Changes is).
+	Commits []gitrepo.CommitInfo
+}
+
+// PullRequests keeps a forge's pull request for the review branch in step
+// with the proposal.
+type PullRequests interface {
+	// Sync is called by the loop after each publish that changed the
+	// proposal: open the pull request, rewrite its title and body, or
+	// close it when p has no changes. It returns the pull request's URL
+	// ("" when none is open), which Link status messages then name.
+	Sync(ctx context.Context, p Proposal) (url string, err error)
 }
 
 func (o *ReviewOptions) setDefaults() {
+	if o.Scope == "" {
+		o.Scope = ReviewMembership
+	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultReviewPollInterval
 	}
@@ -57,6 +111,9 @@ func (o *ReviewOptions) setDefaults() {
 }
 
 func (o *ReviewOptions) validate(followed string) error {
+	if o.Scope != ReviewMembership && o.Scope != ReviewAll {
+		return fmt.Errorf("--review must be %s or %s, not %q", ReviewMembership, ReviewAll, o.Scope)
+	}
 	if o.Branch == "" {
 		if o.Hook != "" {
 			return fmt.Errorf("--review-hook needs --push-branch")
@@ -94,6 +151,9 @@ type ReviewEvent struct {
 	Services []string `json:"services"`
 	// Message is the new commit's message.
 	Message string `json:"message"`
+	// Changes are the reviewed changes the branch proposes in all (see
+	// Proposal.Changes).
+	Changes []reviewscope.Change `json:"changes,omitempty"`
 }
 
 // reviewState is the loop's view of the review branch.
@@ -103,14 +163,32 @@ type reviewState struct {
 	head *publication
 	// hookWG waits for hook calls in flight when Run returns.
 	hookWG sync.WaitGroup
+	// proposal is what the review branch proposes, as last published.
+	proposal Proposal
+	// pullRequest is the URL of the review branch's pull request ("" when
+	// none is known); status messages name it.
+	pullRequest string
+	// ownHead is the followed branch's head as fedgen last pushed it
+	// (review scope membership), so the poll does not take it for a merge.
+	ownHead atomic.Value // string
+	// scope is review scope membership's state (review_scope.go).
+	scope scopeState
 }
 
 // reviewing reports whether review mode is on.
 func (r *Reconciler) reviewing() bool { return r.opts.Review.Branch != "" }
 
 // publishReview is publish in review mode: the render goes to the review
-// branch, and what Flux follows is only read.
-func (r *Reconciler) publishReview(ctx context.Context, snap members.Snapshot, out *generator.Output, msg gitrepo.MessageFunc) error {
+// branch. In review scope membership the approved render goes to the
+// followed branch first (approved is its folder); with --review=all what
+// Flux follows is only read.
+func (r *Reconciler) publishReview(ctx context.Context, snap members.Snapshot, in generator.Input, out *generator.Output,
+	approved map[string][]byte, clusters []string, msg gitrepo.MessageFunc) error {
+	if r.scoped() {
+		if err := r.publishApproved(ctx, snap, in, out, approved, clusters); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	res, err := r.repo.Propose(ctx, r.opts.Review.Branch, out.Files, msg)
 	r.opts.Metrics.PublishDuration.Observe(time.Since(start).Seconds())
@@ -120,11 +198,13 @@ func (r *Reconciler) publishReview(ctx context.Context, snap members.Snapshot, o
 	}
 	base := &publication{commit: res.Base.String()}
 	if !res.Base.IsZero() {
-		if base.files, err = r.repo.ReadFolderAt(res.Base); err != nil {
+		rev := r.revision(ctx, base.commit)
+		if rev == nil {
+			err := fmt.Errorf("reading the followed branch at %s", short(res.Base))
 			r.publishFailed(snap, err)
-			return fmt.Errorf("reading the followed branch: %w", err)
+			return err
 		}
-		r.folders[base.commit] = base.files
+		base.files = rev.Files
 		r.pushed = base
 	} else {
 		r.pushed = nil
@@ -143,11 +223,13 @@ func (r *Reconciler) publishReview(ctx context.Context, snap members.Snapshot, o
 			"base", res.Base.String(), "rebuilt", res.Rebuilt,
 			"added", len(res.Change.Added), "modified", len(res.Change.Modified), "deleted", len(res.Change.Deleted))
 	}
+	r.propose(ctx, res, base.files, out.Files)
 	if res.Pushed && r.opts.Review.Hook != "" {
 		ev := ReviewEvent{
 			Branch: r.opts.Review.Branch, Base: r.repo.Branch(),
 			Commit: res.Head.String(), Rebuilt: res.Rebuilt,
 			Path: r.repo.Path(), Services: changedServices(res.Change), Message: res.Message,
+			Changes: r.rv.proposal.Changes,
 		}
 		if !res.Base.IsZero() {
 			ev.BaseCommit = res.Base.String()
@@ -159,6 +241,39 @@ func (r *Reconciler) publishReview(ctx context.Context, snap members.Snapshot, o
 		}()
 	}
 	return nil
+}
+
+// propose updates the proposal after a publish of the review branch (res)
+// and tells the pull requests when it changed. base are the followed
+// branch's files, files the review branch's.
+func (r *Reconciler) propose(ctx context.Context, res gitrepo.ReviewResult, base, files map[string][]byte) {
+	prev := r.rv.proposal
+	p := Proposal{Branch: r.opts.Review.Branch, Base: r.repo.Branch()}
+	if !res.Base.IsZero() {
+		p.BaseCommit = res.Base.String()
+	}
+	if res.Proposed {
+		p.Head = res.Head.String()
+		p.Changes = reviewscope.Changes(base, files, r.opts.ClusterName)
+		p.Commits = prev.Commits
+		if res.Pushed || prev.Head != p.Head {
+			commits, err := r.repo.ReviewCommits(r.opts.Review.Branch)
+			if err != nil {
+				r.opts.Log.Warn("listing the review branch's commits", "error", err)
+			}
+			p.Commits = commits
+		}
+	}
+	r.rv.proposal = p
+	if r.opts.Review.PullRequests == nil || (prev.Head == p.Head && len(prev.Changes) == len(p.Changes) && !res.Pushed) {
+		return
+	}
+	url, err := r.opts.Review.PullRequests.Sync(ctx, p)
+	if err != nil {
+		r.opts.Log.Warn("updating the pull request", "error", err)
+		return
+	}
+	r.rv.pullRequest = url
 }
 
 // publishFailed records a failed publish for status, metrics, health and
@@ -265,6 +380,10 @@ func (r *Reconciler) pollFollowedBranch(ctx context.Context) {
 			continue
 		}
 		if head := r.repo.RemoteHead(); head != last {
+			if own, _ := r.rv.ownHead.Load().(string); own == head.String() {
+				last = head // fedgen's own push (review scope membership)
+				continue
+			}
 			r.opts.Log.Info("the followed branch moved", "branch", r.repo.Branch(), "from", short(last), "to", short(head))
 			last = head
 			signal(r.renderCh)

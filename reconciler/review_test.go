@@ -48,12 +48,12 @@ func (h *hookRecorder) all() []reconciler.ReviewEvent {
 	return append([]reconciler.ReviewEvent(nil), h.events...)
 }
 
-// startReview runs fedgen in review mode. Flux is not told about pushes by
-// fedgen here, so that Committed can be seen before the test lets Flux
-// fetch.
+// startReview runs fedgen in review mode reviewing everything
+// (--review=all). Flux is not told about pushes by fedgen here, so that
+// Committed can be seen before the test lets Flux fetch.
 func (e *env) startReview(hook string) {
 	e.start(func(o *reconciler.Options) {
-		o.Review = reconciler.ReviewOptions{Branch: reviewBranch, Hook: hook, PollInterval: 200 * time.Millisecond}
+		o.Review = reconciler.ReviewOptions{Branch: reviewBranch, Scope: reconciler.ReviewAll, Hook: hook, PollInterval: 200 * time.Millisecond}
 		o.FluxSource = nil
 	})
 }
@@ -106,6 +106,30 @@ func (e *env) seedMain() {
 	}
 }
 
+// merge merges the review branch into main as a forge would, with merger,
+// and returns main's new head.
+func (e *env) merge(merger func(e *env, dir string)) string {
+	e.t.Helper()
+	dir := e.workClone()
+	merger(e, dir)
+	e.git(dir, "push", "--quiet", "origin", "main")
+	return e.bareGit("rev-parse", "main")
+}
+
+// waitMergeApplied waits until the member is Committed in the merged
+// commit, lets Flux fetch, and waits until it is Mirrored.
+func (e *env) waitMergeApplied(link, svc, merged string) {
+	e.t.Helper()
+	c := e.waitReason(link, svc, "Committed", 30*time.Second)
+	if !strings.Contains(c.Message, merged[:7]) {
+		e.t.Errorf("Committed message %q does not name the merged commit %s", c.Message, merged[:7])
+	}
+	if _, err := fleet.Flux().RequestReconcile(e.ctx, e.repo); err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitReason(link, svc, "Mirrored", 60*time.Second)
+}
+
 // mergers merge the review branch into main the three ways forges do.
 var mergers = []struct {
 	name  string
@@ -127,8 +151,8 @@ var mergers = []struct {
 	}},
 }
 
-// A change proposed on the review branch is PendingReview, with the
-// followed branch untouched and the hook told; merged by merge commit,
+// --review=all: a change proposed on the review branch is PendingReview,
+// with the followed branch untouched and the hook told; merged by merge commit,
 // squash or rebase it is Committed (decided by content, not commit ids),
 // then Mirrored once Flux applies it.
 func TestReviewBranchMergedThenMirrored(t *testing.T) {
@@ -165,21 +189,11 @@ func TestReviewBranchMergedThenMirrored(t *testing.T) {
 				t.Errorf("review event %+v, want branch %s on main@%s changing %s", ev, reviewBranch, mainBefore, want)
 			}
 
-			dir := e.workClone()
-			m.merge(e, dir)
-			e.git(dir, "push", "--quiet", "origin", "main")
-			merged := e.bareGit("rev-parse", "main")
+			merged := e.merge(m.merge)
 			if m.name != "merge commit" && e.isAncestor(reviewHead, merged) {
 				t.Fatalf("after %s the review head is still an ancestor of main: the test proves nothing", m.name)
 			}
-			c = e.waitReason("east", "api", "Committed", 30*time.Second)
-			if !strings.Contains(c.Message, merged[:7]) {
-				t.Errorf("Committed message %q does not name the merged commit %s", c.Message, merged[:7])
-			}
-			if _, err := fleet.Flux().RequestReconcile(e.ctx, e.repo); err != nil {
-				t.Fatal(err)
-			}
-			e.waitReason("east", "api", "Mirrored", 60*time.Second)
+			e.waitMergeApplied("east", "api", merged)
 			if _, _, err := e.federated("api"); err != nil {
 				t.Fatalf("api-federated in west after the merge: %v", err)
 			}

@@ -105,15 +105,14 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 		state.Pushed = &linkstatus.Revision{Commit: r.pushed.commit, Files: r.pushed.files}
 	}
 	r.fillSource(state)
-	if h := r.rv.head; h != nil {
-		state.Review = &linkstatus.Revision{Commit: h.commit, Files: h.files}
-	}
+	r.fillReview(state)
+	entries := r.statusMembers()
 	for name, st := range snap.States {
 		if st.Link == "" {
 			continue // the local cluster has no Link to report on
 		}
 		cluster := linkstatus.Cluster{Name: name}
-		results := r.lastOut.Members
+		results := entries
 		if !st.UnreachableSince.IsZero() || st.Withdrawn {
 			since := st.UnreachableSince
 			if since.IsZero() {

@@ -26,6 +26,7 @@ const (
 // reviewFlags are `fedgen run`'s flags for review mode and signed commits.
 type reviewFlags struct {
 	pushBranch       string
+	scope            string
 	hook             string
 	pollInterval     time.Duration
 	signingKey       string
@@ -33,7 +34,9 @@ type reviewFlags struct {
 }
 
 func (f *reviewFlags) bind(fs *pflag.FlagSet) {
-	fs.StringVar(&f.pushBranch, "push-branch", "", "review mode: commit to this branch, based on --git-branch, for a pull request; --git-branch is then never written")
+	fs.StringVar(&f.pushBranch, "push-branch", "", "review mode: commit to this branch, based on --git-branch, for a pull request (see --review)")
+	fs.StringVar(&f.scope, "review", string(reconciler.ReviewMembership), "with --push-branch, what is reviewed: "+
+		"membership (endpoints go to --git-branch directly) or all (nothing is written to --git-branch)")
 	fs.StringVar(&f.hook, "review-hook", "", "URL that receives an HTTP POST with a JSON summary after each push of --push-branch")
 	fs.DurationVar(&f.pollInterval, "review-poll-interval", reconciler.DefaultReviewPollInterval, "how often --git-branch is fetched to notice merges in review mode")
 	fs.StringVar(&f.signingKey, "signing-key", "", "file holding an armored OpenPGP private key that signs every commit (passphrase in $"+signingPassphraseEnv+")")
@@ -42,7 +45,7 @@ func (f *reviewFlags) bind(fs *pflag.FlagSet) {
 
 // options turns the review flags into reconciler options.
 func (f *reviewFlags) options() reconciler.ReviewOptions {
-	return reconciler.ReviewOptions{Branch: f.pushBranch, Hook: f.hook, PollInterval: f.pollInterval}
+	return reconciler.ReviewOptions{Branch: f.pushBranch, Scope: reconciler.ReviewScope(f.scope), Hook: f.hook, PollInterval: f.pollInterval}
 }
 
 // loadSigningKey reads the signing key from the file or the Secret named;

@@ -3,8 +3,11 @@ package gitrepo
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // ReviewResult is the outcome of Propose.
@@ -137,4 +140,79 @@ func (r *Repo) ReviewHead(branch string) plumbing.Hash {
 	defer r.mu.Unlock()
 	h, _ := r.refHash(r.trackingRef(branch))
 	return h
+}
+
+// maxReviewCommits bounds ReviewCommits: a pull request's body lists a
+// review branch's commits, and a branch that never got merged must not
+// make it unbounded.
+const maxReviewCommits = 100
+
+// CommitInfo describes one commit.
+type CommitInfo struct {
+	Hash    plumbing.Hash
+	Message string
+	When    time.Time
+}
+
+// ReviewCommits lists the commits of the review branch that the followed
+// branch does not have, oldest first, as last fetched or pushed by
+// Propose: the commits of its pull request. At most the newest
+// maxReviewCommits; none when either branch is unknown.
+func (r *Repo) ReviewCommits(branch string) ([]CommitInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	head, err := r.refHash(r.trackingRef(branch))
+	if err != nil || head.IsZero() {
+		return nil, err
+	}
+	base, err := r.refHash(r.trackingRef(r.opts.Branch))
+	if err != nil {
+		return nil, err
+	}
+	// The followed branch's recent history: the review branch forks
+	// from it within a few commits, and this bounds the walk below.
+	known := map[plumbing.Hash]bool{}
+	if !base.IsZero() {
+		if err := r.walk(base, 10*maxReviewCommits, func(c *object.Commit) bool { known[c.Hash] = true; return true }); err != nil {
+			return nil, err
+		}
+	}
+	var out []CommitInfo
+	err = r.walk(head, maxReviewCommits, func(c *object.Commit) bool {
+		if known[c.Hash] {
+			return false
+		}
+		out = append(out, CommitInfo{Hash: c.Hash, Message: c.Message, When: c.Committer.When})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(out) // the walk went newest first
+	return out, nil
+}
+
+// walk visits up to limit commits from start, newest first (breadth-first
+// over every parent), descending past a commit only while visit returns
+// true.
+func (r *Repo) walk(start plumbing.Hash, limit int, visit func(*object.Commit) bool) error {
+	seen := map[plumbing.Hash]bool{start: true}
+	queue := []plumbing.Hash{start}
+	for n := 0; len(queue) > 0 && n < limit; n++ {
+		c, err := object.GetCommit(r.storer, queue[0])
+		queue = queue[1:]
+		if err != nil {
+			return fmt.Errorf("walking history: %w", err)
+		}
+		if !visit(c) {
+			continue
+		}
+		for _, p := range c.ParentHashes {
+			if !seen[p] {
+				seen[p] = true
+				queue = append(queue, p)
+			}
+		}
+	}
+	return nil
 }

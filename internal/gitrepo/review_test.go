@@ -19,6 +19,23 @@ func propose(t *testing.T, r *Repo, files map[string][]byte) ReviewResult {
 	return res
 }
 
+// reviewCommits lists ReviewCommits' hashes.
+func reviewCommits(t *testing.T, r *Repo) []string {
+	t.Helper()
+	cs, err := r.ReviewCommits("fedgen/review")
+	if err != nil {
+		t.Fatalf("ReviewCommits: %v", err)
+	}
+	var out []string
+	for _, c := range cs {
+		if !strings.HasPrefix(c.Message, "propose ") {
+			t.Errorf("commit %s message %q", c.Hash, c.Message)
+		}
+		out = append(out, c.Hash.String())
+	}
+	return out
+}
+
 // parentOf asks git itself for the first parent of commit.
 func parentOf(t *testing.T, dir, commit string) string {
 	t.Helper()
@@ -69,6 +86,7 @@ func TestProposeReviewBranchLifecycle(t *testing.T) {
 	}
 	review2, _ := s.Head("fleet", "fedgen/review")
 	assertEqual(t, "parent of the second review commit", parentOf(t, bare, review2), review1)
+	assertEqual(t, "the review branch's commits", reviewCommits(t, r), []string{review1, review2})
 
 	// 4. Someone merges other work into main: the branch is rebuilt on it.
 	main2, err := s.CommitFiles("fleet", "main", map[string][]byte{"apps/x.yaml": []byte("x\n")}, "other work")
@@ -81,6 +99,7 @@ func TestProposeReviewBranchLifecycle(t *testing.T) {
 	}
 	review3, _ := s.Head("fleet", "fedgen/review")
 	assertEqual(t, "parent of the rebuilt review head", parentOf(t, bare, review3), main2)
+	assertEqual(t, "the rebuilt review branch's commits", reviewCommits(t, r), []string{review3})
 	assertEqual(t, "rebuilt change", res.Change.Added, []string{"kustomization.yaml", "ns/a.yaml", "ns/b.yaml"})
 	clone := cloneAndCheck(t, url, "fedgen/review")
 	files := treeFiles(t, clone)

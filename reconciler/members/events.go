@@ -63,3 +63,7 @@ func (k EventKind) AffectsRender() bool {
 	}
 	return true
 }
+
+// MemberDeleted says that a member missing from the watches turned out to
+// be deleted in its cluster, not merely deselected (Tracker.CheckDeparted).
+const MemberDeleted EventKind = "MemberDeleted"

@@ -85,6 +85,8 @@ type Tracker struct {
 	localW   *clusterWatch
 	remotes  map[string]*remote // by Link name
 	refusals map[string]string  // Link name → why it is not used
+
+	departed departures // approved members missing from the watches (departures.go)
 }
 
 // remote is the running watch of one Link.
