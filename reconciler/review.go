@@ -165,6 +165,9 @@ type reviewState struct {
 	hookWG sync.WaitGroup
 	// proposal is what the review branch proposes, as last published.
 	proposal Proposal
+	// open is set while the review branch holds a proposal fedgen has
+	// not withdrawn (since this process started).
+	open bool
 	// pullRequest is the URL of the review branch's pull request ("" when
 	// none is known); status messages name it.
 	pullRequest string
@@ -223,24 +226,57 @@ func (r *Reconciler) publishReview(ctx context.Context, snap members.Snapshot, i
 			"base", res.Base.String(), "rebuilt", res.Rebuilt,
 			"added", len(res.Change.Added), "modified", len(res.Change.Modified), "deleted", len(res.Change.Deleted))
 	}
+	if !res.Proposed && r.rv.open {
+		res = r.withdraw(ctx, res)
+	}
+	r.rv.open = r.rv.open || res.Proposed
 	r.propose(ctx, res, base.files, out.Files)
-	if res.Pushed && r.opts.Review.Hook != "" {
-		ev := ReviewEvent{
-			Branch: r.opts.Review.Branch, Base: r.repo.Branch(),
-			Commit: res.Head.String(), Rebuilt: res.Rebuilt,
-			Path: r.repo.Path(), Services: changedServices(res.Change), Message: res.Message,
-			Changes: r.rv.proposal.Changes,
-		}
-		if !res.Base.IsZero() {
-			ev.BaseCommit = res.Base.String()
-		}
-		r.rv.hookWG.Add(1)
-		go func() {
-			defer r.rv.hookWG.Done()
-			r.callReviewHook(ctx, ev)
-		}()
+	if res.Pushed {
+		r.tellReviewHook(ctx, res)
 	}
 	return nil
+}
+
+// withdraw makes the review branch hold the followed branch's folder once
+// its proposal is gone (merged, or undone before a merge), so that it
+// shows no change nobody proposes. It returns the review branch's state
+// afterwards; a failure is retried at the next publish.
+func (r *Reconciler) withdraw(ctx context.Context, proposed gitrepo.ReviewResult) gitrepo.ReviewResult {
+	res, err := r.repo.Withdraw(ctx, r.opts.Review.Branch, func(gitrepo.Change) string {
+		return "Withdraw the proposal: nothing left to review\n\n" +
+			"The followed branch holds every change this branch proposed,\nor they were undone before a merge.\n"
+	})
+	if err != nil {
+		r.opts.Log.Warn("withdrawing the review branch's proposal", "branch", r.opts.Review.Branch, "reason", gitrepo.Reason(err), "error", err)
+		return proposed
+	}
+	r.rv.open = false
+	if res.Pushed {
+		r.opts.Log.Info("withdrawn", "branch", r.opts.Review.Branch, "commit", res.Head.String(), "rebuilt", res.Rebuilt)
+	}
+	return res
+}
+
+// tellReviewHook posts a push of the review branch to the review hook,
+// when there is one, in the background.
+func (r *Reconciler) tellReviewHook(ctx context.Context, res gitrepo.ReviewResult) {
+	if r.opts.Review.Hook == "" {
+		return
+	}
+	ev := ReviewEvent{
+		Branch: r.opts.Review.Branch, Base: r.repo.Branch(),
+		Commit: res.Head.String(), Rebuilt: res.Rebuilt,
+		Path: r.repo.Path(), Services: changedServices(res.Change), Message: res.Message,
+		Changes: r.rv.proposal.Changes,
+	}
+	if !res.Base.IsZero() {
+		ev.BaseCommit = res.Base.String()
+	}
+	r.rv.hookWG.Add(1)
+	go func() {
+		defer r.rv.hookWG.Done()
+		r.callReviewHook(ctx, ev)
+	}()
 }
 
 // propose updates the proposal after a publish of the review branch (res)

@@ -70,15 +70,11 @@ func (r *Repo) Propose(ctx context.Context, branch string, files map[string][]by
 	if err := r.fetch(ctx, branch); err != nil {
 		return ReviewResult{}, err
 	}
-	base, err := r.refHash(r.trackingRef(baseBranch))
+	res, err := r.reviewHeads(branch)
 	if err != nil {
-		return ReviewResult{}, err
+		return res, err
 	}
-	review, err := r.refHash(r.trackingRef(branch))
-	if err != nil {
-		return ReviewResult{}, err
-	}
-	res := ReviewResult{Base: base, Head: review}
+	base, review := res.Base, res.Head
 
 	baseFolder, err := r.folderTreeAt(base)
 	if err != nil {
@@ -111,18 +107,9 @@ func (r *Repo) Propose(ctx context.Context, branch string, files map[string][]by
 	if err := r.setRef(r.localRef(branch), parent); err != nil {
 		return res, err
 	}
-	var msg string
-	record := func(c Change) string {
-		if message != nil {
-			msg = message(c)
-		}
-		return msg
-	}
-	cres, err := r.commitOn(ctx, branch, files, record)
-	if err != nil {
+	if err := r.commitReview(ctx, branch, files, message, &res); err != nil {
 		return res, err
 	}
-	res.Head, res.Changed, res.Change, res.Message = cres.Commit, cres.Changed, cres.Change, msg
 	pushed, err := r.pushRef(ctx, branch, res.Rebuilt)
 	res.Pushed = pushed
 	if err != nil {
@@ -131,6 +118,96 @@ func (r *Repo) Propose(ctx context.Context, branch string, files map[string][]by
 		return res, err
 	}
 	return res, r.maybePrune()
+}
+
+// Withdraw makes the review branch hold the followed branch's folder
+// again, once a proposal is gone — undone before a merge, or merged while
+// the followed branch moved on — so that the branch (and a pull request
+// on it) no longer shows a change nobody proposes. While the review branch
+// still contains the followed branch's head, that is one more commit on
+// it (message is called with what it changes), pushed without force;
+// otherwise the branch is set to the followed branch's head, force-pushed.
+// Nothing happens when the review branch does not exist or already holds
+// that folder. It works on the branches as Propose last fetched them.
+func (r *Repo) Withdraw(ctx context.Context, branch string, message MessageFunc) (ReviewResult, error) {
+	if branch == r.opts.Branch {
+		return ReviewResult{}, fmt.Errorf("the review branch must differ from the followed branch %q", branch)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, err := r.reviewHeads(branch)
+	if err != nil {
+		return res, err
+	}
+	base, review := res.Base, res.Head
+	if review.IsZero() || base.IsZero() {
+		return res, nil
+	}
+	baseFolder, err := r.folderTreeAt(base)
+	if err != nil {
+		return res, err
+	}
+	reviewFolder, err := r.folderTreeAt(review)
+	if err != nil {
+		return res, err
+	}
+	if baseFolder == reviewFolder {
+		return res, nil
+	}
+	onBase, err := r.isAncestor(base, review)
+	if err != nil {
+		return res, err
+	}
+	if !onBase {
+		if err := r.setRef(r.localRef(branch), base); err != nil {
+			return res, err
+		}
+		res.Head, res.Rebuilt = base, true
+	} else {
+		files, err := r.readFolderAt(base)
+		if err != nil {
+			return res, err
+		}
+		if err := r.setRef(r.localRef(branch), review); err != nil {
+			return res, err
+		}
+		if err := r.commitReview(ctx, branch, files, message, &res); err != nil {
+			return res, err
+		}
+	}
+	res.Pushed, err = r.pushRef(ctx, branch, res.Rebuilt)
+	return res, err
+}
+
+// reviewHeads returns the followed branch's head (Base) and the review
+// branch's (Head) as last fetched.
+func (r *Repo) reviewHeads(branch string) (ReviewResult, error) {
+	base, err := r.refHash(r.trackingRef(r.opts.Branch))
+	if err != nil {
+		return ReviewResult{}, err
+	}
+	review, err := r.refHash(r.trackingRef(branch))
+	if err != nil {
+		return ReviewResult{}, err
+	}
+	return ReviewResult{Base: base, Head: review}, nil
+}
+
+// commitReview commits files on the local head of the review branch and
+// records the commit, what it changed and its message in res.
+func (r *Repo) commitReview(ctx context.Context, branch string, files map[string][]byte, message MessageFunc, res *ReviewResult) error {
+	var msg string
+	cres, err := r.commitOn(ctx, branch, files, func(c Change) string {
+		if message != nil {
+			msg = message(c)
+		}
+		return msg
+	})
+	if err != nil {
+		return err
+	}
+	res.Head, res.Changed, res.Change, res.Message = cres.Commit, cres.Changed, cres.Change, msg
+	return nil
 }
 
 // ReviewHead is the review branch's head as last fetched or pushed by

@@ -136,3 +136,63 @@ func TestProposeRefusesTheFollowedBranch(t *testing.T) {
 		t.Fatalf("review head %s after a refused proposal", h)
 	}
 }
+
+// A proposal that is gone is withdrawn from the review branch: one more
+// commit while the branch is on the followed branch's head, or the branch
+// set to that head (forced) once it moved; then nothing more.
+func TestWithdrawReviewBranch(t *testing.T) {
+	s := startServer(t)
+	url, err := s.CreateRepoWithFiles("fleet", map[string][]byte{"README.md": []byte("fleet\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := s.RepoPath("fleet")
+	r := openRepo(t, url)
+	withdraw := func() ReviewResult {
+		t.Helper()
+		res, err := r.Withdraw(testContext(t), "fedgen/review", func(c Change) string { return "withdraw " + strings.Join(c.Deleted, ",") })
+		if err != nil {
+			t.Fatalf("Withdraw: %v", err)
+		}
+		return res
+	}
+	if res := withdraw(); res.Pushed || res.Changed {
+		t.Fatalf("withdrawing a branch that does not exist: %+v", res)
+	}
+
+	// 1. Undone before a merge: the undo is one more commit, no force.
+	main1, _ := s.Head("fleet", "main")
+	proposed := propose(t, r, map[string][]byte{"kustomization.yaml": []byte("a\n"), "ns/a.yaml": []byte("A\n")})
+	res := withdraw()
+	if !res.Changed || !res.Pushed || res.Rebuilt || res.Message != "withdraw kustomization.yaml,ns/a.yaml" {
+		t.Fatalf("withdrawing an undone proposal: %+v", res)
+	}
+	head, _ := s.Head("fleet", "fedgen/review")
+	assertEqual(t, "parent of the withdrawing commit", parentOf(t, bare, head), proposed.Head.String())
+	if files := treeFiles(t, cloneAndCheck(t, url, "fedgen/review")); files["README.md"] != "fleet\n" || len(files) != 1 {
+		t.Fatalf("the withdrawn review branch holds %v", files)
+	}
+	if res := withdraw(); res.Pushed || res.Changed {
+		t.Fatalf("withdrawing again: %+v", res)
+	}
+
+	// 2. Proposed again, then the followed branch moves: the branch is set
+	// to the followed branch's head.
+	propose(t, r, map[string][]byte{"kustomization.yaml": []byte("b\n"), "ns/b.yaml": []byte("B\n")})
+	main2, err := s.CommitFiles("fleet", "main", map[string][]byte{"apps/x.yaml": []byte("x\n")}, "other work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if main2 == main1 {
+		t.Fatal("main did not move")
+	}
+	if res := propose(t, r, map[string][]byte{}); res.Proposed {
+		t.Fatalf("proposing nothing: %+v", res)
+	}
+	res = withdraw()
+	if !res.Pushed || !res.Rebuilt || res.Changed {
+		t.Fatalf("withdrawing after the base moved: %+v", res)
+	}
+	head, _ = s.Head("fleet", "fedgen/review")
+	assertEqual(t, "withdrawn review head", head, main2)
+}
