@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -271,13 +272,16 @@ func (r *Repo) ReviewCommits(branch string) ([]CommitInfo, error) {
 
 // walk visits up to limit commits from start, newest first (breadth-first
 // over every parent), descending past a commit only while visit returns
-// true.
+// true, and as far as the clone holds the history.
 func (r *Repo) walk(start plumbing.Hash, limit int, visit func(*object.Commit) bool) error {
 	seen := map[plumbing.Hash]bool{start: true}
 	queue := []plumbing.Hash{start}
 	for n := 0; len(queue) > 0 && n < limit; n++ {
 		c, err := object.GetCommit(r.storer, queue[0])
 		queue = queue[1:]
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			continue // dropped: older than the clone keeps
+		}
 		if err != nil {
 			return fmt.Errorf("walking history: %w", err)
 		}
