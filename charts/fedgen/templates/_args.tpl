@@ -45,6 +45,7 @@ How a value becomes a flag (fedgen.flag):
   (list "create-namespaces" $v.generator.createNamespaces)
   (list "debounce" $v.debounce)
   (list "push-branch" $v.review.pushBranch)
+  (list "review" $v.review.scope)
   (list "review-hook" $v.review.hook)
   (list "review-poll-interval" $v.review.pollInterval)
   (list "signing-key-secret" $v.signingKeySecret)
