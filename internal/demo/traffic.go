@@ -62,6 +62,7 @@ func (d *Demo) Traffic(ctx context.Context) (*TrafficResult, error) {
 	r := &TrafficResult{}
 
 	d.say("north rejoins (step 5 removed it), so that every cluster has a member:")
+	rejoined := time.Now()
 	if err := d.setMember(ctx, "north", true); err != nil {
 		return nil, fmt.Errorf("step 6: %w", err)
 	}
@@ -73,6 +74,11 @@ func (d *Demo) Traffic(ctx context.Context) (*TrafficResult, error) {
 		return nil, err
 	}
 
+	// kube-proxy writes the slices into nftables within a second; before
+	// that, the client's first connections would be refused.
+	if err := pn.WaitProxySynced(ctx, rejoined); err != nil {
+		return nil, fmt.Errorf("step 6: %w", err)
+	}
 	west := d.fleet.Cluster(Local)
 	d.say("")
 	d.cmd("kubectl --context=west -n %s run %s --image=curlimages/curl -- sh -c 'while true; do curl -s %s; echo; sleep 0.05; done'", Namespace, ClientPod, federatedURL)

@@ -51,6 +51,8 @@ type PodNetwork struct {
 	forwards  []*podnet.Forwarder
 	kubeProxy *process
 	coreDNS   *process
+	// proxyMetrics is kube-proxy's metrics address inside the node.
+	proxyMetrics string
 
 	mu   sync.Mutex
 	pods []*RunningPod
@@ -147,6 +149,7 @@ func (pn *PodNetwork) startNode(ctx context.Context, binDir string, c *Cluster, 
 		cidr += "," + ClusterCIDRv6
 	}
 	healthz := "127.0.0.1:" + strconv.Itoa(ports[0])
+	pn.proxyMetrics = "127.0.0.1:" + strconv.Itoa(ports[1])
 	pn.kubeProxy = &process{
 		name: "kube-proxy " + c.name,
 		path: kubeProxy,
@@ -156,7 +159,7 @@ func (pn *PodNetwork) startNode(ctx context.Context, binDir string, c *Cluster, 
 			"--hostname-override=" + node,
 			"--cluster-cidr=" + cidr,
 			"--healthz-bind-address=" + healthz,
-			"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(ports[1]),
+			"--metrics-bind-address=" + pn.proxyMetrics,
 			// Leave every conntrack sysctl alone: nf_conntrack_max is
 			// shared with the machine's own namespace.
 			"--conntrack-max-per-core=0",

@@ -58,6 +58,7 @@ func TestPodNetworkCarriesDualStackTraffic(t *testing.T) {
 	t.Logf("Service web: ClusterIPs %v", svc.Spec.ClusterIPs)
 
 	servers := map[string][]string{"a": {"10.23.1.43", "fd00:23:1::43"}, "b": {"10.23.0.42", "fd00:23::42"}}
+	written := time.Now()
 	for _, name := range []string{"a", "b"} {
 		p, err := pn.RunPod(ctx, west, PodSpec{Namespace: "traffic", Name: name, Node: NodeName("west"), IPs: servers[name], Port: 8080, Image: "bb"},
 			bbBin, "serve", "--listen=:8080", "--text=hello from "+name)
@@ -67,6 +68,11 @@ func TestPodNetworkCarriesDualStackTraffic(t *testing.T) {
 		if err := west.CreateEndpointSlices(ctx, svc, p.Pod); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Until kube-proxy has written the slices into nftables, web's
+	// ClusterIPs refuse connections; a client asks only after that.
+	if err := pn.WaitProxySynced(ctx, written); err != nil {
+		t.Fatal(err)
 	}
 	// One client per family, each asking every 20 ms by name.
 	clients := map[string]*RunningPod{}

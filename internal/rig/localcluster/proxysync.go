@@ -1,0 +1,100 @@
+package localcluster
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// kube-proxy's metrics that say whether its rules are current: the last
+// time a change was queued, and the last time rules were written.
+const (
+	proxyQueuedMetric = "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds"
+	proxySyncedMetric = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
+)
+
+// WaitProxySynced waits until kube-proxy has written its rules for every
+// change it received since since, in each IP family: a change queued at or
+// after since, and a sync at or after that. A Service or EndpointSlice
+// written before since is then in the node's nftables, so a new connection
+// to it is balanced, not refused. kube-proxy syncs at most once per
+// --min-sync-period (1 s), which is why a client started right after an
+// API write can see a refused connection first.
+func (pn *PodNetwork) WaitProxySynced(ctx context.Context, since time.Time) error {
+	client := &http.Client{Transport: &http.Transport{DialContext: pn.node().DialContext}, Timeout: 5 * time.Second}
+	families := []string{"IPv4"}
+	if pn.dualStack {
+		families = append(families, "IPv6")
+	}
+	want := float64(since.UnixNano()) / 1e9
+	var state string
+	err := poll(ctx, 50*time.Millisecond, func() (bool, error) {
+		m, err := scrapeMetrics(ctx, client, "http://"+pn.proxyMetrics+"/metrics")
+		if err != nil {
+			state = err.Error()
+			return false, nil // kube-proxy restarting; ask again
+		}
+		var behind []string
+		for _, f := range families {
+			label := `{ip_family="` + f + `"}`
+			queued, synced := m[proxyQueuedMetric+label], m[proxySyncedMetric+label]
+			if queued < want || synced < queued {
+				behind = append(behind, fmt.Sprintf("%s last queued %s, last synced %s", f, unixTime(queued), unixTime(synced)))
+			}
+		}
+		state = strings.Join(behind, "; ")
+		return len(behind) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("kube-proxy in %s: rules not current since %s (%s): %w",
+			pn.cluster.name, since.UTC().Format(time.StampMilli), state, err)
+	}
+	return nil
+}
+
+// scrapeMetrics reads a Prometheus text endpoint's samples, keyed by name
+// and labels as printed (name{label="value"}).
+func scrapeMetrics(ctx context.Context, c *http.Client, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	got := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			got[line[:i]] = v
+		}
+	}
+	return got, sc.Err()
+}
+
+// unixTime prints a metric's Unix time in seconds.
+func unixTime(s float64) string {
+	if s == 0 {
+		return "never"
+	}
+	sec, frac := math.Modf(s)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC().Format(time.StampMilli)
+}
