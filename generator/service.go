@@ -179,6 +179,10 @@ const clusterNameSeparator = "-federated-"
 func checkMember(m *ClusterMember, namespaceExists bool, opts Options) (reason, message string) {
 	svc := m.Service
 	switch {
+	case m.QuotaExceeded != "":
+		// Decided by whoever gathered the members (ApplyQuotas, the
+		// watches): nothing else of the member was even kept.
+		return ReasonQuotaExceeded, m.QuotaExceeded
 	case !isDNSLabel(m.Cluster):
 		return ReasonInvalidService, fmt.Sprintf("cluster name %q is not a valid DNS-1123 label", m.Cluster)
 	case strings.Contains(m.Cluster, clusterNameSeparator):

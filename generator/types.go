@@ -102,6 +102,12 @@ type LinkInfo struct {
 type Member struct {
 	Service *corev1.Service
 	Slices  []*discoveryv1.EndpointSlice
+	// QuotaExceeded, when set, says the member is beyond one of fedgen's
+	// quotas (Quotas): it does not join, its outcome is
+	// ReasonQuotaExceeded with this message. The watches set it and keep
+	// no slices of such a member; ApplyQuotas does the same for inputs
+	// read whole.
+	QuotaExceeded string
 }
 
 // Input is the whole state one render starts from.
@@ -161,7 +167,7 @@ type MemberResult struct {
 	// Joined is true when the member is part of its federated Service.
 	Joined bool
 	// Reason and Message say why it did not join (ReasonInvalidService,
-	// ReasonMissingNamespace); empty when Joined.
+	// ReasonMissingNamespace, ReasonQuotaExceeded); empty when Joined.
 	Reason  string
 	Message string
 	// FederatedName is <svc>-federated; File its file ("" when not written).
