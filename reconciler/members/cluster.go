@@ -2,6 +2,7 @@ package members
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,8 @@ type clusterWatch struct {
 
 	services cache.SharedIndexInformer // nil when selector is nil
 	slices   *sliceWatcher
+	quotas   generator.Quotas // MaxMembersPerLink 0: no member limit
+	admit    *admission
 
 	mu               sync.Mutex
 	synced           bool
@@ -43,6 +46,9 @@ type clusterSpec struct {
 	link     *generator.LinkInfo
 	client   kubernetes.Interface
 	selector labels.Selector
+	// quotas bound the cluster's members (MaxMembersPerLink 0 for the
+	// local cluster: its administrator chose its members).
+	quotas generator.Quotas
 }
 
 func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Duration, emit func(Event)) *clusterWatch {
@@ -50,10 +56,12 @@ func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Dura
 	cw := &clusterWatch{
 		name: spec.name, linkName: spec.linkName, link: spec.link, client: spec.client,
 		selector: spec.selector, ctx: ctx, cancel: cancel, emit: emit,
+		quotas: spec.quotas, admit: &admission{limit: spec.quotas.MaxMembersPerLink},
 	}
 	cw.slices = newSliceWatcher(ctx, spec.client, func(obj string) {
 		cw.emit(Event{Kind: EndpointsChanged, Cluster: cw.name, Object: obj})
 	}, cw.watchFailed)
+	cw.slices.maxEndpoints = spec.quotas.MaxEndpointsPerMember
 	if spec.selector == nil {
 		// Upstream semantics: no selector, no members. Nothing to watch,
 		// and nothing can be out of date.
@@ -64,8 +72,17 @@ func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Dura
 	cw.services = serviceInformer(spec.client, spec.selector.String(), stripService)
 	_ = cw.services.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { cw.watchFailed(err) })
 	_, _ = cw.services.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { cw.onService(MemberJoined, obj) },
-		UpdateFunc: func(_, obj any) { cw.onService(MemberUpdated, obj) },
+		AddFunc: func(obj any) { cw.onService(MemberJoined, obj) },
+		UpdateFunc: func(old, obj any) {
+			if o, ok := old.(*corev1.Service); ok && !o.CreationTimestamp.Equal(&obj.(*corev1.Service).CreationTimestamp) {
+				// Deleted and created again while the watch was down:
+				// its place in the age order moved.
+				cw.onService(MemberLeft, old)
+				cw.onService(MemberJoined, obj)
+				return
+			}
+			cw.onService(MemberUpdated, obj)
+		},
 		DeleteFunc: func(obj any) { cw.onService(MemberLeft, obj) },
 	})
 	go cw.services.RunWithContext(ctx)
@@ -90,13 +107,28 @@ func (cw *clusterWatch) onService(kind EventKind, obj any) {
 	if !ok {
 		return
 	}
-	if kind == MemberLeft {
+	var moved *corev1.Service // a member that crossed the member quota
+	switch kind {
+	case MemberLeft:
 		cw.slices.forget(svc.Namespace, svc.Name)
-	} else {
-		cw.slices.ensure(svc.Namespace, svc.Name)
+		if moved = cw.admit.remove(svc); moved != nil {
+			cw.slices.ensure(moved.Namespace, moved.Name)
+		}
+	default:
+		admitted, bumped := cw.admit.add(svc)
+		if admitted {
+			cw.slices.ensure(svc.Namespace, svc.Name)
+		}
+		if moved = bumped; moved != nil {
+			// Beyond the quota now: its slices are not kept.
+			cw.slices.forget(moved.Namespace, moved.Name)
+		}
 	}
 	cw.markReachable()
 	cw.emit(Event{Kind: kind, Cluster: cw.name, Link: cw.linkName, Object: svc.Namespace + "/" + svc.Name})
+	if moved != nil {
+		cw.emit(Event{Kind: MemberUpdated, Cluster: cw.name, Link: cw.linkName, Object: moved.Namespace + "/" + moved.Name})
+	}
 }
 
 func (cw *clusterWatch) stop() {
@@ -104,28 +136,44 @@ func (cw *clusterWatch) stop() {
 	cw.slices.stop()
 }
 
-// members returns the cluster's cached member Services with their slices.
-// ready is false while a member's slices have not synced.
-func (cw *clusterWatch) members() (out []generator.Member, ready bool) {
+// members returns the cluster's cached member Services with their slices,
+// and how many are beyond a quota. ready is false while a member's slices
+// have not synced. Members beyond --max-members-per-link come without
+// slices, and only the oldest reportedOverQuota of them.
+func (cw *clusterWatch) members() (out []generator.Member, ready bool, quota QuotaState) {
+	quota.MemberLimit, quota.EndpointLimit = cw.quotas.MaxMembersPerLink, cw.quotas.MaxEndpointsPerMember
 	if cw.services == nil {
-		return nil, true
+		return nil, true, quota
 	}
 	ready = cw.services.HasSynced()
-	for _, obj := range cw.services.GetStore().List() {
-		svc, ok := obj.(*corev1.Service)
-		if !ok {
-			continue
+	list := cw.services.GetStore().List()
+	services := make([]*corev1.Service, 0, len(list))
+	for _, obj := range list {
+		if svc, ok := obj.(*corev1.Service); ok {
+			services = append(services, svc)
 		}
-		slices, ok := cw.slices.slicesOf(svc.Namespace, svc.Name)
-		if !ok {
+	}
+	within, beyond := overMemberQuota(services, cw.quotas.MaxMembersPerLink)
+	for _, svc := range within {
+		ms := cw.slices.slicesOf(svc.Namespace, svc.Name)
+		switch {
+		case !ms.ok:
 			ready = false
 			// A member whose slices are still loading is left out of
 			// this snapshot rather than written without endpoints.
-			continue
+		case ms.over:
+			quota.Endpoints = append(quota.Endpoints, svc.Namespace+"/"+svc.Name)
+			out = append(out, generator.Member{Service: svc, QuotaExceeded: generator.EndpointQuotaMessage(cw.quotas.MaxEndpointsPerMember)})
+		default:
+			out = append(out, generator.Member{Service: svc, Slices: ms.slices})
 		}
-		out = append(out, generator.Member{Service: svc, Slices: slices})
 	}
-	return out, ready
+	quota.Members = len(beyond)
+	for _, svc := range beyond[:min(len(beyond), reportedOverQuota)] {
+		out = append(out, generator.Member{Service: svc, QuotaExceeded: generator.MemberQuotaMessage(cw.quotas.MaxMembersPerLink)})
+	}
+	slices.Sort(quota.Endpoints)
+	return out, ready, quota
 }
 
 // stripService drops what fedgen never reads before caching.

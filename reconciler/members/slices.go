@@ -37,6 +37,9 @@ type sliceWatcher struct {
 	client   kubernetes.Interface
 	onChange func(object string)
 	onError  func(error)
+	// maxEndpoints is --max-endpoints-per-member (0: no limit).
+	maxEndpoints int
+	counts       *endpointCounts
 
 	mu     sync.Mutex
 	chunks map[string][]*sliceChunk // by namespace
@@ -61,7 +64,7 @@ type sliceInformer struct {
 }
 
 func newSliceWatcher(ctx context.Context, client kubernetes.Interface, onChange func(string), onError func(error)) *sliceWatcher {
-	return &sliceWatcher{ctx: ctx, client: client, onChange: onChange, onError: onError, chunks: map[string][]*sliceChunk{}}
+	return &sliceWatcher{ctx: ctx, client: client, onChange: onChange, onError: onError, chunks: map[string][]*sliceChunk{}, counts: newEndpointCounts()}
 }
 
 // ensure makes the slices of Service namespace/name watched.
@@ -74,6 +77,7 @@ func (w *sliceWatcher) ensure(namespace, name string) {
 			return
 		}
 	}
+	w.counts.track(namespace + "/" + name)
 	var target *sliceChunk
 	for _, c := range chunks {
 		if len(c.want) < maxNamesPerWatch {
@@ -99,6 +103,7 @@ func (w *sliceWatcher) forget(namespace, name string) {
 			continue
 		}
 		delete(c.want, name)
+		w.counts.forget(namespace + "/" + name)
 		if len(c.want) == 0 {
 			c.gen++
 			if c.active != nil {
@@ -200,7 +205,7 @@ func (w *sliceWatcher) newInformer(namespace string, names map[string]bool) *sli
 			return []string{s.Labels[discoveryv1.LabelServiceName]}, nil
 		},
 	})
-	_ = inf.SetTransform(stripSlice)
+	_ = inf.SetTransform(w.transform)
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { w.onError(err) })
 	notify := func(obj any) {
 		if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
@@ -212,15 +217,35 @@ func (w *sliceWatcher) newInformer(namespace string, names map[string]bool) *sli
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    notify,
 		UpdateFunc: func(_, obj any) { notify(obj) },
-		DeleteFunc: notify,
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+				if svc, flipped := w.counts.remove(s.Namespace+"/"+s.Name, w.maxEndpoints); flipped {
+					w.refetch(svc)
+				}
+			}
+			notify(obj)
+		},
 	})
 	// The informer runs on its own context so that a swap stops it.
 	return &sliceInformer{names: names, informer: inf, ctx: ctx, cancel: cancel}
 }
 
-// slicesOf returns the cached slices of Service namespace/name, and false
-// when its watch has not synced yet.
-func (w *sliceWatcher) slicesOf(namespace, name string) ([]*discoveryv1.EndpointSlice, bool) {
+// memberSlices is what slicesOf knows of one member's slices.
+type memberSlices struct {
+	slices []*discoveryv1.EndpointSlice
+	// over: the member has more endpoints than --max-endpoints-per-member;
+	// its slices are not kept (slices is nil).
+	over bool
+	// ok is false while the member's watch has not synced, or still holds
+	// slices whose endpoints were not kept.
+	ok bool
+}
+
+// slicesOf returns the cached slices of Service namespace/name.
+func (w *sliceWatcher) slicesOf(namespace, name string) memberSlices {
 	w.mu.Lock()
 	var active *sliceInformer
 	for _, c := range w.chunks[namespace] {
@@ -231,19 +256,27 @@ func (w *sliceWatcher) slicesOf(namespace, name string) ([]*discoveryv1.Endpoint
 	}
 	w.mu.Unlock()
 	if active == nil || !active.names[name] {
-		return nil, false
+		return memberSlices{}
+	}
+	if w.counts.over(namespace + "/" + name) {
+		return memberSlices{over: true, ok: true}
 	}
 	objs, err := active.informer.GetIndexer().ByIndex(serviceIndex, name)
 	if err != nil {
-		return nil, false
+		return memberSlices{}
 	}
 	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
 	for _, o := range objs {
 		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			if omitted(s) {
+				// Cached while the member was over the quota; its
+				// chunk is being listed again (refetch).
+				return memberSlices{}
+			}
 			out = append(out, s)
 		}
 	}
-	return out, true
+	return memberSlices{slices: out, ok: true}
 }
 
 // stop ends every slice watch.
@@ -259,6 +292,7 @@ func (w *sliceWatcher) stop() {
 		}
 		delete(w.chunks, ns)
 	}
+	w.counts.reset()
 }
 
 // stripSlice drops what fedgen never reads before the slice is cached, so

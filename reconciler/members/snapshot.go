@@ -33,8 +33,11 @@ type ClusterState struct {
 	// cluster), for rendering last known members.
 	LinkInfo *generator.LinkInfo
 	// Members are the cluster's last known member Services
-	// ("namespace/name"), sorted, withdrawn or not.
+	// ("namespace/name"), sorted, withdrawn or not. Members beyond
+	// --max-members-per-link are left out but for the oldest few.
 	Members []string
+	// Quota says how many members are beyond a quota.
+	Quota QuotaState
 }
 
 // Snapshot is a consistent view of the inputs.
@@ -109,9 +112,9 @@ func (t *Tracker) Snapshot(now time.Time) Snapshot {
 }
 
 func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Time) {
-	members, ready := cw.members()
+	members, ready, quota := cw.members()
 	since, msg, synced := cw.health()
-	st := ClusterState{Name: cw.name, Link: cw.linkName, LinkInfo: cw.link, Synced: synced, UnreachableSince: since, Message: msg}
+	st := ClusterState{Name: cw.name, Link: cw.linkName, LinkInfo: cw.link, Synced: synced, UnreachableSince: since, Message: msg, Quota: quota}
 	for _, m := range members {
 		st.Members = append(st.Members, m.Service.Namespace+"/"+m.Service.Name)
 	}

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/fedgen/fedgen/generator"
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/internal/kubeconfig"
 )
@@ -55,6 +56,10 @@ type Options struct {
 	// SyncTimeout bounds how long a cluster whose watch never synced
 	// holds back renders before it is treated as withdrawn.
 	SyncTimeout time.Duration
+	// Quotas bound each linked cluster's members and every member's
+	// endpoints (--max-members-per-link, --max-endpoints-per-member);
+	// zero values are the defaults.
+	Quotas generator.Quotas
 	// OnEvent receives every domain event (called without locks held).
 	OnEvent func(Event)
 	// Log receives the tracker's log lines.
@@ -164,8 +169,10 @@ func (t *Tracker) buildInformers() {
 func (t *Tracker) Run(ctx context.Context) error {
 	t.ctx = ctx
 	t.mu.Lock()
+	local := t.opts.Quotas.WithDefaults()
+	local.MaxMembersPerLink = 0 // the local administrator chose them
 	t.localW = startCluster(ctx, clusterSpec{
-		name: t.opts.LocalCluster, client: t.local, selector: t.opts.LocalSelector,
+		name: t.opts.LocalCluster, client: t.local, selector: t.opts.LocalSelector, quotas: local,
 	}, 0, t.emit)
 	t.mu.Unlock()
 
@@ -283,7 +290,9 @@ func (t *Tracker) syncLinks(kind EventKind) {
 		if _, ok := t.remotes[name]; ok {
 			continue
 		}
-		cw := startCluster(t.ctx, d.spec, t.opts.ProbeInterval, t.emit)
+		spec := d.spec
+		spec.quotas = t.opts.Quotas.WithDefaults()
+		cw := startCluster(t.ctx, spec, t.opts.ProbeInterval, t.emit)
 		t.remotes[name] = &remote{key: d.key, cluster: d.spec.name, started: time.Now(), watch: cw}
 		events = append(events, Event{Kind: kind, Cluster: d.spec.name, Link: name})
 		if d.warning != "" {
