@@ -128,6 +128,7 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	r.opts.Metrics.RenderDuration.Observe(time.Since(start).Seconds())
 	r.opts.Metrics.observeRender(out)
 	r.observeClusters(snap.States)
+	r.reportQuotas(snap.States)
 	r.lastOut, r.lastSnap = out, snap
 
 	clusters := make([]string, 0, len(snap.States))

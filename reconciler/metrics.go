@@ -15,6 +15,7 @@ type Metrics struct {
 	Endpoints        *prometheus.GaugeVec
 	UnsafeDropped    *prometheus.GaugeVec
 	Clusters         *prometheus.GaugeVec
+	OverQuota        *prometheus.GaugeVec
 	RenderDuration   prometheus.Histogram
 	PublishDuration  prometheus.Histogram
 	Commits          prometheus.Counter
@@ -41,6 +42,10 @@ func NewMetrics() *Metrics {
 		Clusters: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "fedgen_clusters", Help: "Linked clusters by state (reachable, unreachable, withdrawn).",
 		}, []string{"state"}),
+		OverQuota: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fedgen_members_over_quota",
+			Help: "Member Services not served because they are beyond a quota, per cluster and quota (members: --max-members-per-link, endpoints: --max-endpoints-per-member).",
+		}, []string{"cluster", "quota"}),
 		RenderDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "fedgen_render_duration_seconds", Help: "Time to render the folder.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
@@ -77,7 +82,7 @@ func NewMetrics() *Metrics {
 // Register registers every metric with reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
-		m.Members, m.Endpoints, m.UnsafeDropped, m.Clusters, m.RenderDuration, m.PublishDuration,
+		m.Members, m.Endpoints, m.UnsafeDropped, m.Clusters, m.OverQuota, m.RenderDuration, m.PublishDuration,
 		m.Commits, m.PushRetries, m.PublishErrors, m.StatusWrites, m.LastPublishOK, m.FederatedService,
 		m.ForeignWriters,
 	} {

@@ -83,6 +83,10 @@ type Options struct {
 	// SyncTimeout bounds how long a cluster whose watch never synced holds
 	// back renders.
 	SyncTimeout time.Duration
+	// Quotas bound what one linked cluster can federate
+	// (--max-members-per-link, --max-endpoints-per-member); zero values
+	// are the defaults.
+	Quotas generator.Quotas
 	// AllowExecCredentials lets Links' kubeconfigs run exec plugins.
 	AllowExecCredentials bool
 	// Log receives structured logs; never secrets.
@@ -142,6 +146,9 @@ func (o *Options) validate() error {
 	}
 	if err := o.Generator.Validate(); err != nil {
 		return fmt.Errorf("generator options: %w", err)
+	}
+	if err := o.Quotas.Validate(); err != nil {
+		return fmt.Errorf("quotas: %w", err)
 	}
 	if err := o.Review.validate(o.Git.Branch); err != nil {
 		return err

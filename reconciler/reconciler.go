@@ -50,6 +50,7 @@ type Reconciler struct {
 	fetchPending bool                         // asking Flux to fetch failed; retry
 	rv           reviewState                  // review mode (review.go)
 	foreign      foreignWriters               // as last reported (foreign.go)
+	quotaEvents  map[string]string            // by Link: what the last QuotaExceeded Event said
 
 	// renderCache holds the renderings of unchanged federated Services
 	// (loop state too).
@@ -106,6 +107,7 @@ func New(opts Options) (*Reconciler, error) {
 		ProbeInterval:    opts.ProbeInterval,
 		UnreachableGrace: opts.UnreachableGrace,
 		SyncTimeout:      opts.SyncTimeout,
+		Quotas:           opts.Quotas,
 		OnEvent:          r.onEvent,
 		Log:              opts.Log,
 	})

@@ -60,6 +60,10 @@ func (f *inputFlags) options(log *slog.Logger) (reconciler.Options, error) {
 	if err != nil {
 		return reconciler.Options{}, usageErr(err)
 	}
+	quotas, err := f.gen.quotas()
+	if err != nil {
+		return reconciler.Options{}, usageErr(err)
+	}
 	local, member, err := f.selectors.parse()
 	if err != nil {
 		return reconciler.Options{}, err
@@ -78,6 +82,7 @@ func (f *inputFlags) options(log *slog.Logger) (reconciler.Options, error) {
 		Generator:            genOpts,
 		UnreachableGrace:     f.unreachableGrace,
 		ProbeInterval:        f.probeInterval,
+		Quotas:               quotas,
 		AllowExecCredentials: f.allowExec,
 		Log:                  log,
 	}, nil

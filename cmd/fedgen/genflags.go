@@ -15,10 +15,12 @@ import (
 // `run` bind the same set, so that a folder rendered offline is the folder
 // the controller commits with the same flags.
 type generatorFlags struct {
-	endpoints            endpointsMode
-	maxEndpointsPerSlice int
-	allowedCIDRs         allowedCIDRs
-	createNamespaces     bool
+	endpoints             endpointsMode
+	maxEndpointsPerSlice  int
+	allowedCIDRs          allowedCIDRs
+	createNamespaces      bool
+	maxMembersPerLink     int
+	maxEndpointsPerMember int
 }
 
 func (f *generatorFlags) bind(fs *pflag.FlagSet) {
@@ -31,6 +33,21 @@ func (f *generatorFlags) bind(fs *pflag.FlagSet) {
 		"cluster=cidr[,cidr...]: write only the cluster's endpoint addresses inside these CIDRs (repeatable)")
 	fs.BoolVar(&f.createNamespaces, "create-namespaces", false,
 		"write the Namespace of each federated Service, instead of skipping members whose namespace is missing locally")
+	fs.IntVar(&f.maxMembersPerLink, "max-members-per-link", generator.DefaultMaxMembersPerLink,
+		"member Services served per linked cluster, the oldest first; the newest beyond it are QuotaExceeded")
+	fs.IntVar(&f.maxEndpointsPerMember, "max-endpoints-per-member", generator.DefaultMaxEndpointsPerMember,
+		"endpoints of one member Service; a member with more does not join (QuotaExceeded)")
+}
+
+// quotas returns the quotas the flags say. Errors are usage errors.
+func (f *generatorFlags) quotas() (generator.Quotas, error) {
+	if f.maxMembersPerLink < 1 {
+		return generator.Quotas{}, fmt.Errorf("--max-members-per-link must be at least 1, got %d", f.maxMembersPerLink)
+	}
+	if f.maxEndpointsPerMember < 1 {
+		return generator.Quotas{}, fmt.Errorf("--max-endpoints-per-member must be at least 1, got %d", f.maxEndpointsPerMember)
+	}
+	return generator.Quotas{MaxMembersPerLink: f.maxMembersPerLink, MaxEndpointsPerMember: f.maxEndpointsPerMember}, nil
 }
 
 // options returns the generator options the flags say; LocalCluster is

@@ -83,6 +83,10 @@ func (o *renderOptions) run(stdout io.Writer) error {
 	if err := opts.Validate(); err != nil {
 		return usageErr(err)
 	}
+	quotas, err := o.gen.quotas()
+	if err != nil {
+		return usageErr(err)
+	}
 	local, member, err := o.selectors.parse()
 	if err != nil {
 		return err
@@ -99,7 +103,7 @@ func (o *renderOptions) run(stdout io.Writer) error {
 		return usageErr(snapshotError(err))
 	}
 	in.Options = opts
-	out, err := generator.Render(in)
+	out, err := generator.Render(generator.ApplyQuotas(in, quotas))
 	if err != nil {
 		return usageErr(err)
 	}

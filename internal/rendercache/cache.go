@@ -55,6 +55,9 @@ type memberKey struct {
 	svcUID  string
 	svcRV   string
 	slices  []objectKey
+	// quota is the member's QuotaExceeded: another member coming or going
+	// can put it beyond a quota with no change of its own.
+	quota string
 }
 
 type objectKey struct{ uid, rv string }
@@ -128,7 +131,7 @@ func keysOf(members []generator.ClusterMember) ([]memberKey, bool) {
 		if m.Service.ResourceVersion == "" {
 			return nil, false
 		}
-		k := memberKey{cluster: m.Cluster, link: m.Link, svcUID: string(m.Service.UID), svcRV: m.Service.ResourceVersion}
+		k := memberKey{cluster: m.Cluster, link: m.Link, svcUID: string(m.Service.UID), svcRV: m.Service.ResourceVersion, quota: m.QuotaExceeded}
 		if len(m.Slices) > 0 {
 			k.slices = make([]objectKey, len(m.Slices))
 			for j, s := range m.Slices {
@@ -154,7 +157,7 @@ func (e *entry) matches(members []generator.ClusterMember) bool {
 	for i := range members {
 		k, m := &e.members[i], &members[i]
 		if k.cluster != m.Cluster || k.svcRV != m.Service.ResourceVersion || k.svcUID != string(m.Service.UID) ||
-			len(k.slices) != len(m.Slices) || !sameLink(k.link, m.Link) {
+			len(k.slices) != len(m.Slices) || k.quota != m.QuotaExceeded || !sameLink(k.link, m.Link) {
 			return false
 		}
 		for j, s := range m.Slices {

@@ -115,6 +115,14 @@ func ruleCases() []ruleCase {
 			want: []v1alpha3.LinkCondition{mirroredCond(metav1.ConditionFalse, ReasonMissingNamespace, "Namespace does not exist")},
 		},
 		{
+			name: "not joined: beyond a quota is QuotaExceeded, with the limit",
+			member: func(m *generator.MemberResult) {
+				m.Joined, m.File = false, ""
+				m.Reason, m.Message = generator.ReasonQuotaExceeded, generator.MemberQuotaMessage(1000)
+			},
+			want: []v1alpha3.LinkCondition{mirroredCond(metav1.ConditionFalse, ReasonQuotaExceeded, generator.MemberQuotaMessage(1000))},
+		},
+		{
 			name: "not joined: a reason the CRD would refuse becomes Error",
 			member: func(m *generator.MemberResult) {
 				m.Joined, m.File = false, ""

@@ -60,6 +60,9 @@ const (
 	ReasonInvalidService = generator.ReasonInvalidService
 	// ReasonMissingNamespace: the member's namespace does not exist locally.
 	ReasonMissingNamespace = generator.ReasonMissingNamespace
+	// ReasonQuotaExceeded: the member is beyond --max-members-per-link or
+	// has more endpoints than --max-endpoints-per-member (SPEC §5).
+	ReasonQuotaExceeded = generator.ReasonQuotaExceeded
 	// ReasonClusterUnreachable: the Link's cluster cannot be reached; the
 	// member's last known endpoints are kept for a grace period.
 	ReasonClusterUnreachable = "ClusterUnreachable"
@@ -80,7 +83,7 @@ const (
 // Reasons lists every reason fedgen writes (for tests and documentation).
 var Reasons = []string{
 	ReasonMirrored, ReasonCommitted, ReasonPendingReview, ReasonApplyFailed,
-	ReasonInvalidService, ReasonMissingNamespace, ReasonClusterUnreachable,
+	ReasonInvalidService, ReasonMissingNamespace, ReasonQuotaExceeded, ReasonClusterUnreachable,
 	ReasonError, ReasonPortConflict, ReasonForeignWriter,
 }
 
