@@ -126,16 +126,29 @@ func (c *endpointCounts) over(member string) bool {
 // transform counts a slice and strips it before it is cached: what fedgen
 // never reads always, the endpoints too when its member is over
 // --max-endpoints-per-member.
+//
+// It must be idempotent: a watch-list transforms each object into the
+// reflector's temporary store, then again as the informer's queue takes
+// them all. A slice transformed before has no endpoints and says in its
+// annotation how many it had; an annotation on a slice as the API server
+// returns it is dropped by stripSlice (or, with endpoints, ignored), so a
+// cluster cannot claim fewer than it has.
 func (w *sliceWatcher) transform(obj any) (any, error) {
-	obj, err := stripSlice(obj)
 	s, ok := obj.(*discoveryv1.EndpointSlice)
-	if err != nil || !ok {
+	if !ok {
+		return obj, nil
+	}
+	n := len(s.Endpoints)
+	if v, seen := s.Annotations[omittedAnnotation]; seen && n == 0 {
+		n, _ = strconv.Atoi(v)
+	}
+	if _, err := stripSlice(s); err != nil {
 		return obj, err
 	}
 	member := s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName]
-	over, flipped := w.counts.set(s.Namespace+"/"+s.Name, member, len(s.Endpoints), w.maxEndpoints)
+	over, flipped := w.counts.set(s.Namespace+"/"+s.Name, member, n, w.maxEndpoints)
 	if over {
-		s.Annotations = map[string]string{omittedAnnotation: strconv.Itoa(len(s.Endpoints))}
+		s.Annotations = map[string]string{omittedAnnotation: strconv.Itoa(n)}
 		s.Endpoints = nil
 	}
 	if flipped {

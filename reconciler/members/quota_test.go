@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -160,4 +161,56 @@ func countOwned(c *endpointCounts) int {
 		n += len(m.slices)
 	}
 	return n
+}
+
+func epSlice(name, svc string, n int, annotations map[string]string) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "ns", Name: name, Annotations: annotations,
+		Labels: map[string]string{discoveryv1.LabelServiceName: svc},
+	}}
+	for i := range n {
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.0.0.%d", i)}})
+	}
+	return s
+}
+
+// A watch-list transforms every object twice (into the reflector's
+// temporary store, then into the queue): counting must not change on the
+// second pass, or a member over the quota would flip back and forth and
+// its chunk be listed again forever.
+func TestTransformIsIdempotent(t *testing.T) {
+	w := &sliceWatcher{counts: newEndpointCounts(), maxEndpoints: 10, chunks: map[string][]*sliceChunk{}}
+	w.counts.track("ns/big")
+	first, _ := w.transform(epSlice("big-1", "big", 6, nil))
+	second, _ := w.transform(epSlice("big-2", "big", 6, nil))
+	if !w.counts.over("ns/big") {
+		t.Fatal("12 endpoints with a quota of 10: not over")
+	}
+	if s := second.(*discoveryv1.EndpointSlice); len(s.Endpoints) != 0 || !omitted(s) {
+		t.Errorf("the slice that went over the quota kept its endpoints: %+v", s)
+	}
+	for range 3 {
+		for _, obj := range []any{first, second} {
+			if _, err := w.transform(obj); err != nil {
+				t.Fatal(err)
+			}
+			if !w.counts.over("ns/big") || w.counts.members["ns/big"].endpoints != 12 {
+				t.Fatalf("transforming again changed the count: %d", w.counts.members["ns/big"].endpoints)
+			}
+		}
+	}
+}
+
+// A cluster cannot claim its slice holds fewer endpoints than it does by
+// writing fedgen's own annotation on it.
+func TestTransformIgnoresAClaimedCount(t *testing.T) {
+	w := &sliceWatcher{counts: newEndpointCounts(), maxEndpoints: 10, chunks: map[string][]*sliceChunk{}}
+	w.counts.track("ns/liar")
+	obj, _ := w.transform(epSlice("liar-1", "liar", 20, map[string]string{omittedAnnotation: "0"}))
+	if !w.counts.over("ns/liar") {
+		t.Error("20 endpoints claimed as 0: not over the quota")
+	}
+	if s := obj.(*discoveryv1.EndpointSlice); len(s.Endpoints) != 0 {
+		t.Error("its endpoints were kept")
+	}
 }

@@ -239,8 +239,7 @@ type memberSlices struct {
 	// over: the member has more endpoints than --max-endpoints-per-member;
 	// its slices are not kept (slices is nil).
 	over bool
-	// ok is false while the member's watch has not synced, or still holds
-	// slices whose endpoints were not kept.
+	// ok is false while the member's watch has not synced.
 	ok bool
 }
 
@@ -269,9 +268,10 @@ func (w *sliceWatcher) slicesOf(namespace, name string) memberSlices {
 	for _, o := range objs {
 		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
 			if omitted(s) {
-				// Cached while the member was over the quota; its
-				// chunk is being listed again (refetch).
-				return memberSlices{}
+				// Cached while the member was over the quota, and its
+				// chunk is being listed again (refetch): still over,
+				// for the moment, rather than hold back every render.
+				return memberSlices{over: true, ok: true}
 			}
 			out = append(out, s)
 		}
