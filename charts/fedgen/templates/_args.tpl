@@ -39,6 +39,8 @@ How a value becomes a flag (fedgen.flag):
   (list "allow-exec-credentials" $v.members.allowExecCredentials)
   (list "unreachable-grace" $v.members.unreachableGrace)
   (list "probe-interval" $v.members.probeInterval)
+  (list "max-members-per-link" $v.members.maxMembersPerLink)
+  (list "max-endpoints-per-member" $v.members.maxEndpointsPerMember)
   (list "endpoints" $v.generator.endpoints)
   (list "max-endpoints-per-slice" $v.generator.maxEndpointsPerSlice)
   (list "allowed-cidrs" $v.generator.allowedCIDRs)
