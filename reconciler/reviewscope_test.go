@@ -272,3 +272,60 @@ func TestReviewScopeLeave(t *testing.T) {
 		t.Errorf("the review branch still differs after the merge:\n%s", d)
 	}
 }
+
+// Review scope membership, a merge racing fedgen's push: the review branch
+// is merged while fedgen pushes an approved member's endpoint change to
+// main. The push is rejected, and the approved render is decided again on
+// the merged head — committing the one decided before would undo the
+// merge.
+func TestReviewScopeMergeRacesAPush(t *testing.T) {
+	e := newEnv(t)
+	e.seedMain()
+	e.link("east")
+	e.link("north")
+	e.deploy("east", member{name: "api", ips: []string{"10.23.1.40"}})
+	e.startScoped(true)
+	e.approveJoins("api", "east")
+	e.deploy("north", member{name: "api", ips: []string{"10.23.0.40"}})
+	e.waitReason("north", "api", "PendingReview", 60*time.Second)
+	e.waitDiff("north's join proposed", 10*time.Second, func(d string) bool { return strings.Contains(d, "10.23.0.40") })
+
+	// The merge lands between fedgen's read of main and its push, as a
+	// reviewer's click would; git commands only (no t.Fatal off the test
+	// goroutine).
+	work := e.workClone()
+	var merged string
+	var mergeErr error
+	fleet.Git().BeforeNextPush(func() {
+		for _, args := range [][]string{
+			{"fetch", "--quiet", "origin"},
+			{"reset", "--quiet", "--hard", "origin/main"},
+			{"merge", "--no-ff", "-m", "Merge north's join", "origin/" + reviewBranch},
+			{"push", "--quiet", "origin", "main"},
+			{"rev-parse", "HEAD"},
+		} {
+			cmd := exec.Command("git", args...)
+			cmd.Dir, cmd.Env = work, gitserver.GitEnv()
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				mergeErr = fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+				return
+			}
+			merged = strings.TrimSpace(string(out))
+		}
+	})
+	e.setEndpoints("east", "api", nil, "10.23.1.41")
+	e.waitEndpoints("api", "east", 60*time.Second, "10.23.1.41")
+	e.waitEndpoints("api", "north", 60*time.Second, "10.23.0.40")
+	if mergeErr != nil || merged == "" {
+		t.Fatalf("the racing merge: %v", mergeErr)
+	}
+	if !e.isAncestor(merged, e.bareGit("rev-parse", "main")) {
+		t.Fatalf("the merge %s is not on main any more", merged)
+	}
+	if f := e.mainFile("api"); !strings.Contains(f, "api@east,api@north") || !strings.Contains(f, "10.23.1.41") || !strings.Contains(f, "10.23.0.40") {
+		t.Errorf("main's file after the race (north merged, east's endpoint moved):\n%s", f)
+	}
+	e.waitReason("north", "api", "Mirrored", 60*time.Second)
+	e.waitReason("east", "api", "Mirrored", 30*time.Second)
+}
