@@ -30,7 +30,7 @@ const fetchRetry = 2 * time.Second
 func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.KustomizationState) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	pending := false
+	b := batch{window: r.opts.Debounce}
 	waitingSync := false // the last try found watches syncing
 	backoff := time.Duration(0)
 	retry := time.NewTicker(fetchRetry)
@@ -43,35 +43,35 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 		case <-ctx.Done():
 			return
 		case <-r.renderCh:
-			// The first change opens the batching window; later ones
-			// within it ride along.
-			if !pending {
-				pending = true
-				timer.Reset(r.opts.Debounce)
+			// A change after a quiet period goes out at once; one
+			// within an open window waits for its end; later ones
+			// ride along with the publish already due.
+			if at, due := b.change(time.Now()); due {
+				timer.Reset(time.Until(at))
 			} else if waitingSync {
 				waitingSync = false
 				timer.Reset(syncedRetry)
 			}
 		case <-timer.C:
-			pending, waitingSync = false, false
+			waitingSync = false
+			start, before := time.Now(), r.written()
 			switch err := r.publish(ctx); {
 			case err == errNotReady:
-				pending, waitingSync = true, true
+				waitingSync = true
 				timer.Reset(notReadyRetry)
 			case errors.Is(err, errFenced):
 				// Keep the batch: if the Lease is renewed after all,
 				// it is published then; if not, the loop is stopped.
 				r.opts.Log.Warn("not publishing", "reason", "LeaseNotRenewed", "error", err)
-				pending = true
 				timer.Reset(notReadyRetry)
 			case err != nil:
 				backoff = nextBackoff(backoff)
 				r.opts.Log.Error("publishing failed", "reason", gitrepo.Reason(err), "error", err, "retryIn", backoff.String())
-				pending = true
 				timer.Reset(backoff)
 				r.updateStatus(ctx)
 			default:
 				backoff = 0
+				b.published(start, r.written() != before)
 				r.updateStatus(ctx)
 			}
 		case s := <-kustCh:
@@ -85,6 +85,20 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 			}
 		}
 	}
+}
+
+// written names what fedgen last wrote to Git: the commits at the head of
+// the branch Flux follows and of the review branch. A publish that changes
+// it made a commit.
+func (r *Reconciler) written() [2]string {
+	var w [2]string
+	if r.pushed != nil {
+		w[0] = r.pushed.commit
+	}
+	if r.rv.head != nil {
+		w[1] = r.rv.head.commit
+	}
+	return w
 }
 
 func nextBackoff(d time.Duration) time.Duration {

@@ -5,9 +5,11 @@
 // Links (package linkstatus).
 //
 // One goroutine owns the loop state (the last render, what was pushed,
-// what Flux applied); watches only signal it. Changes are batched: the
-// first change opens a window of Options.Debounce, and everything that
-// arrives within it goes into one render and at most one commit.
+// what Flux applied); watches only signal it. Changes are batched without
+// delaying a lone one: the first change after a quiet period is published
+// at once, a commit opens a window of Options.Debounce, and everything
+// that arrives within it goes into one render and at most one commit at
+// its end (batch.go).
 package reconciler
 
 import (

@@ -57,7 +57,7 @@ func newRunCommand() *cobra.Command {
 	o.in.bind(f)
 	o.git.bind(f)
 	o.review.bind(f)
-	f.DurationVar(&o.debounce, "debounce", reconciler.DefaultDebounce, "changes arriving within this window go into one commit")
+	f.DurationVar(&o.debounce, "debounce", reconciler.DefaultDebounce, "batching window: a change after a quiet period is published at once; changes within this window after a commit go into one commit at its end")
 	f.StringVar(&o.fluxKustomiz, "flux-kustomization", "", "namespace/name of the Flux Kustomization that applies the folder")
 	f.StringVar(&o.fluxSource, "flux-source", "", "namespace/name of the Flux GitRepository to ask for an immediate fetch after a push")
 	f.StringVar(&o.metricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (empty: off)")
