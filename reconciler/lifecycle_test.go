@@ -112,7 +112,8 @@ func TestOthersPushesAreKept(t *testing.T) {
 	}
 }
 
-// 50 changes within a second make one or two commits, not fifty.
+// 50 changes make a commit at the first and at most one per window after
+// it (SPEC §4), not fifty: one or two when they take less than a window.
 func TestBurstOfChangesIsBatched(t *testing.T) {
 	e := newEnv(t)
 	e.link("east")
@@ -126,15 +127,18 @@ func TestBurstOfChangesIsBatched(t *testing.T) {
 		ips = append(ips, fmt.Sprintf("10.23.2.%d", i+1))
 		e.setEndpoints("east", "bb", nil, ips...)
 	}
-	t.Logf("50 changes took %s", time.Since(start))
+	took := time.Since(start)
+	t.Logf("50 changes took %s", took)
 	e.eventually("the 50th change applied", 30*time.Second, func() (bool, string) {
 		_, slices, err := e.federated("bb")
 		n := len(endpointsByCluster(slices)["east"])
 		return err == nil && n == 50, fmt.Sprint(n, err)
 	})
-	made := len(e.commits()) - before
-	if made < 1 || made > 2 {
-		t.Fatalf("50 changes made %d commits, want 1 or 2", made)
+	// The first change goes out at once, the others at the end of each
+	// window they fall in (a loaded machine stretches the 50 updates).
+	most := 2 + int(took/time.Second)
+	if made := len(e.commits()) - before; made < 1 || made > most {
+		t.Fatalf("50 changes over %s made %d commits, want 1 to %d", took.Round(time.Millisecond), made, most)
 	}
 }
 
