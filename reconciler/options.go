@@ -13,6 +13,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -34,6 +35,12 @@ const (
 	DefaultUnreachableGrace = 5 * time.Minute
 	DefaultProbeInterval    = 10 * time.Second
 	DefaultSyncTimeout      = time.Minute
+	// DefaultKubeAPIQPS and DefaultKubeAPIBurst bound fedgen's requests to
+	// the local cluster, as Flux's controllers do by default: client-go's
+	// own 5 per second (bursts of 10) queued Link status writes behind
+	// each other, and the single loop with them.
+	DefaultKubeAPIQPS   = 50
+	DefaultKubeAPIBurst = 300
 )
 
 // ExcludedNamespaces is the default of --exclude-namespaces: the cluster's
@@ -51,6 +58,11 @@ func ExcludedNamespaces(own string) []string {
 type Options struct {
 	// Local is the local cluster's client configuration.
 	Local *rest.Config
+	// KubeAPIQPS and KubeAPIBurst bound the requests to the local cluster
+	// (--kube-api-qps, --kube-api-burst); 0 keeps Local's own rate, or
+	// when it sets none, the defaults.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// ClusterName is the local cluster's name (--cluster-name).
 	ClusterName string
 	// LinkNamespace holds the Links and their Secrets (--link-namespace).
@@ -111,6 +123,11 @@ func (o *Options) setDefaults() {
 	}
 	if o.Debounce <= 0 {
 		o.Debounce = DefaultDebounce
+	}
+	if o.Local != nil && (o.KubeAPIQPS > 0 || o.KubeAPIBurst > 0 || o.Local.QPS == 0 && o.Local.RateLimiter == nil) {
+		local := rest.CopyConfig(o.Local)
+		local.QPS, local.Burst = cmp.Or(o.KubeAPIQPS, local.QPS, DefaultKubeAPIQPS), cmp.Or(o.KubeAPIBurst, local.Burst, DefaultKubeAPIBurst)
+		o.Local = local
 	}
 	if o.UnreachableGrace <= 0 {
 		o.UnreachableGrace = DefaultUnreachableGrace

@@ -39,6 +39,8 @@ type runOptions struct {
 	leaderID        string
 	lease           leaseTimes
 	logLevel        string
+	kubeAPIQPS      float32
+	kubeAPIBurst    int
 }
 
 func newRunCommand() *cobra.Command {
@@ -67,6 +69,8 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.leaderID, "leader-election-id", "fedgen", "name of the Lease")
 	o.lease.bind(f)
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.Float32Var(&o.kubeAPIQPS, "kube-api-qps", reconciler.DefaultKubeAPIQPS, "requests per second to the local cluster's API server")
+	f.IntVar(&o.kubeAPIBurst, "kube-api-burst", reconciler.DefaultKubeAPIBurst, "burst of requests to the local cluster's API server")
 	return cmd
 }
 
@@ -105,6 +109,7 @@ func (o *runOptions) run(ctx context.Context) error {
 		return err
 	}
 	opts.Debounce = o.debounce
+	opts.KubeAPIQPS, opts.KubeAPIBurst = o.kubeAPIQPS, o.kubeAPIBurst
 	opts.FluxKustomization = kustomization
 	opts.FluxSource = source
 	opts.Metrics = metrics
