@@ -1,6 +1,7 @@
 package reconciler_test
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,7 +22,7 @@ func TestLeaderPausedMidBatchDoesNotWrite(t *testing.T) {
 	lease := []string{
 		"--leader-elect", "--leader-election-id", "fedgen-" + e.id,
 		"--leader-election-lease-duration", "4s", "--leader-election-renew-deadline", "2s",
-		"--leader-election-retry-period", "500ms", "--debounce", "2s", "--log-level", "debug",
+		"--leader-election-retry-period", "500ms", "--debounce", "5s", "--log-level", "debug",
 	}
 	a, aLogs := e.fedgenProcess(bin, "replica-a", lease...)
 	e.eventually("replica a to lead", 30*time.Second, func() (bool, string) {
@@ -33,17 +34,26 @@ func TestLeaderPausedMidBatchDoesNotWrite(t *testing.T) {
 		t.Fatalf("want one commit, got %d", n)
 	}
 
-	// a sees a change, and is frozen inside its 2 s batching window.
+	// A lone change is published at once (SPEC §4), and its commit opens
+	// a 5 s batching window: a sees a second change inside it, and is
+	// frozen while it holds it.
+	e.setEndpoints("east", "bb", nil, "10.23.1.43", "10.23.1.45")
+	e.eventually("the first change committed", 30*time.Second, func() (bool, string) {
+		return len(e.commits()) == 2, fmt.Sprint(len(e.commits()), " commits")
+	})
 	seen := strings.Count(aLogs.String(), "EndpointsChanged")
-	e.setEndpoints("east", "bb", nil, "10.23.1.43", "10.23.1.44")
+	e.setEndpoints("east", "bb", nil, "10.23.1.43", "10.23.1.45", "10.23.1.44")
 	e.eventually("replica a to see the change", 10*time.Second, func() (bool, string) {
 		return strings.Count(aLogs.String(), "EndpointsChanged") > seen, "not yet"
 	})
 	if err := a.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	if n := len(e.commits()); n != 2 {
+		t.Fatalf("the change inside the window was not held: %d commits", n)
+	}
 	// While a is frozen the change is undone, and b takes over.
-	e.setEndpoints("east", "bb", nil, "10.23.1.43")
+	e.setEndpoints("east", "bb", nil, "10.23.1.43", "10.23.1.45")
 	e.eventually("replica b to lead", 30*time.Second, func() (bool, string) {
 		return strings.Contains(bLogs.String(), "became the leader"), "not yet"
 	})
@@ -69,7 +79,7 @@ func TestLeaderPausedMidBatchDoesNotWrite(t *testing.T) {
 		t.Fatalf("the paused leader wrote its stale batch:\n%s", e.gitShow(folder+"/"+e.ns+"/bb-federated.yaml"))
 	}
 	for _, c := range e.commits() {
-		if strings.Contains(c, "east 1→2") {
+		if strings.Contains(c, "east 2→3") {
 			t.Fatalf("a commit of the stale batch exists:\n%s", c)
 		}
 	}
