@@ -57,6 +57,8 @@ How a value becomes a flag (fedgen.flag):
   (list "leader-election-renew-deadline" $v.leaderElection.renewDeadline)
   (list "leader-election-retry-period" $v.leaderElection.retryPeriod)
   (list "log-level" $v.logLevel)
+  (list "kube-api-qps" $v.kubeAPI.qps)
+  (list "kube-api-burst" $v.kubeAPI.burst)
 -}}
 - run
 - {{ printf "--metrics-addr=:%v" $v.metrics.port | quote }}
