@@ -77,6 +77,7 @@ type procSample struct {
 	at         time.Time
 	rss        uint64 // VmRSS
 	heapInuse  uint64 // go_memstats_heap_inuse_bytes
+	heapGoal   uint64 // go_memstats_next_gc_bytes
 	goroutines int
 	fds        int
 	commits    int
@@ -102,6 +103,7 @@ func (p *fedgenProc) sample(ctx context.Context) (procSample, error) {
 		return s, err
 	}
 	s.heapInuse = uint64(m["go_memstats_heap_inuse_bytes"])
+	s.heapGoal = uint64(m["go_memstats_next_gc_bytes"])
 	s.goroutines = int(m["go_goroutines"])
 	s.fds = int(m["process_open_fds"])
 	s.commits = int(m["fedgen_commits_total"])
@@ -216,3 +218,9 @@ func (b *fedgenBinary) close() {
 		os.RemoveAll(b.dir)
 	}
 }
+
+// liveHeap is about the live heap at the last collection: the collector
+// aims the next one at live × (1 + GOGC/100), and fedgen runs with the
+// default GOGC of 100 (the goal also counts stacks and globals, a few
+// hundred KiB here).
+func (s procSample) liveHeap() uint64 { return s.heapGoal / 2 }
