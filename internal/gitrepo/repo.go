@@ -15,7 +15,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -192,54 +191,6 @@ func (r *Repo) setRef(name plumbing.ReferenceName, h plumbing.Hash) error {
 		return fmt.Errorf("updating %s: %w", name, err)
 	}
 	return nil
-}
-
-// fetch updates the tracking ref of branch from the remote. A missing
-// branch (or an empty repository) removes the tracking ref.
-func (r *Repo) fetch(ctx context.Context, branch string) error {
-	before, err := r.refHash(r.trackingRef(branch))
-	if err != nil {
-		return err
-	}
-	rem, err := r.repo.Remote(remoteName)
-	if err != nil {
-		return fmt.Errorf("reading remote: %w", err)
-	}
-	err = rem.FetchContext(ctx, r.fetchOptions(branch))
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
-		return r.setRef(r.trackingRef(branch), plumbing.ZeroHash)
-	default:
-		return fmt.Errorf("fetching %s: %w", branch, r.classify(err))
-	}
-	after, err := r.refHash(r.trackingRef(branch))
-	if err != nil || after == before || after.IsZero() {
-		return err
-	}
-	complete, err := r.completeAt(after, before)
-	if err != nil {
-		return err
-	}
-	if !complete {
-		if err := r.fetchFresh(ctx, branch); err != nil {
-			return err
-		}
-	}
-	r.sincePrune++
-	return nil
-}
-
-// fetchOptions fetch branch, and only it, into its tracking ref.
-func (r *Repo) fetchOptions(branch string) *git.FetchOptions {
-	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.localRef(branch), r.trackingRef(branch)))
-	return &git.FetchOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       r.opts.Auth,
-		CABundle:   r.opts.CABundle,
-		Tags:       git.NoTags,
-	}
 }
 
 // resetToRemote drops local commits of branch: the local head becomes the
