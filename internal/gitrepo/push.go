@@ -44,29 +44,51 @@ func (r *Repo) push(ctx context.Context, branch string) (bool, error) {
 // Even then the update names the remote head it replaces, so a concurrent
 // push to the same branch still makes it fail rather than being lost.
 func (r *Repo) pushRef(ctx context.Context, branch string, force bool) (bool, error) {
+	pending, err := r.pending(branch)
+	if err != nil || !pending {
+		return false, err
+	}
+	sess, adv, remote, err := r.advertise(ctx, branch)
+	if err != nil {
+		return false, err
+	}
+	defer sess.Close()
+	return r.sendUpdate(ctx, sess, adv, branch, remote, force)
+}
+
+// pending reports whether the local head of branch waits to be pushed.
+func (r *Repo) pending(branch string) (bool, error) {
 	head, err := r.refHash(r.localRef(branch))
 	if err != nil || head.IsZero() {
 		return false, err
 	}
 	tracking, err := r.refHash(r.trackingRef(branch))
-	if err != nil {
-		return false, err
-	}
-	if head == tracking {
-		return false, nil // nothing waits to be pushed
-	}
+	return head != tracking, err
+}
 
+// advertise opens a push session and reads the remote's refs: the remote
+// head of branch (ZeroHash when it does not exist).
+func (r *Repo) advertise(ctx context.Context, branch string) (transport.ReceivePackSession, *packp.AdvRefs, plumbing.Hash, error) {
 	sess, err := r.receivePackSession()
 	if err != nil {
-		return false, err
+		return nil, nil, plumbing.ZeroHash, err
 	}
-	defer sess.Close()
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
-		return false, fmt.Errorf("pushing %s: %w", branch, r.classify(err))
+		sess.Close()
+		return nil, nil, plumbing.ZeroHash, fmt.Errorf("pushing %s: %w", branch, r.classify(err))
 	}
-	name := r.localRef(branch)
-	remote := adv.References[name.String()]
+	return sess, adv, adv.References[r.localRef(branch).String()], nil
+}
+
+// sendUpdate sends the local head of branch over sess, whose ref
+// advertisement adv says the remote branch is at remote. It reports
+// whether anything was sent.
+func (r *Repo) sendUpdate(ctx context.Context, sess transport.ReceivePackSession, adv *packp.AdvRefs, branch string, remote plumbing.Hash, force bool) (bool, error) {
+	head, err := r.refHash(r.localRef(branch))
+	if err != nil || head.IsZero() {
+		return false, err
+	}
 	if remote == head {
 		// An earlier push got through but its answer was lost.
 		return false, r.setRef(r.trackingRef(branch), head)
@@ -118,7 +140,7 @@ func (r *Repo) pushRef(ctx context.Context, branch string, force bool) (bool, er
 	}
 
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
-	req.Commands = []*packp.Command{{Name: name, Old: remote, New: head}}
+	req.Commands = []*packp.Command{{Name: r.localRef(branch), Old: remote, New: head}}
 	report, err := r.sendPack(ctx, sess, req, hashes, !adv.Capabilities.Supports(capability.OFSDelta))
 	if report != nil && report.UnpackStatus == "ok" {
 		if rerr := report.Error(); rerr != nil {
