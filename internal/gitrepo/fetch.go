@@ -4,13 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -60,6 +66,116 @@ func (r *Repo) fetchOptions(branch string) *git.FetchOptions {
 		CABundle:   r.opts.CABundle,
 		Tags:       git.NoTags,
 	}
+}
+
+// fetchCommit brings commit want, the remote head of branch named by a
+// push's ref advertisement, into the clone and makes it the tracking ref.
+// It asks upload-pack for it directly: the advertisement already named it,
+// so a second one (go-git's fetch starts with one) would only widen the
+// window in which another writer can push first.
+func (r *Repo) fetchCommit(ctx context.Context, branch string, want plumbing.Hash) error {
+	before, err := r.refHash(r.trackingRef(branch))
+	if err != nil {
+		return err
+	}
+	complete, err := r.completeAt(want, before)
+	if err != nil {
+		return err
+	}
+	if !complete {
+		if err := r.uploadPack(ctx, want); err != nil {
+			// The server may refuse a commit it no longer has at a tip
+			// (history rewritten meanwhile): fetch the branch as it is
+			// now, and push again from there.
+			if err := r.fetch(ctx, branch); err != nil {
+				return err
+			}
+			return fmt.Errorf("fetching %s: %w", want, errRemoteMoved)
+		}
+		if complete, err = r.completeAt(want, before); err != nil {
+			return err
+		}
+		if !complete {
+			return r.fetchFresh(ctx, branch)
+		}
+	}
+	r.sincePrune++
+	return r.setRef(r.trackingRef(branch), want)
+}
+
+// uploadPack fetches want's objects the clone lacks, naming the commits it
+// holds as haves.
+func (r *Repo) uploadPack(ctx context.Context, want plumbing.Hash) error {
+	ep, err := transport.NewEndpoint(r.opts.URL)
+	if err != nil {
+		return fmt.Errorf("parsing git url: %w", r.classify(err))
+	}
+	ep.CaBundle = r.opts.CABundle
+	cli, err := client.NewClient(ep)
+	if err != nil {
+		return fmt.Errorf("git transport: %w", r.classify(err))
+	}
+	sess, err := cli.NewUploadPackSession(ep, r.opts.Auth)
+	if err != nil {
+		return fmt.Errorf("opening fetch session: %w", r.classify(err))
+	}
+	defer sess.Close()
+	if r.uploadCaps == nil {
+		// Once: what the server's upload-pack supports.
+		adv, err := sess.AdvertisedReferencesContext(ctx)
+		if err != nil {
+			return fmt.Errorf("fetching: %w", r.classify(err))
+		}
+		r.uploadCaps = adv.Capabilities
+	}
+	req := packp.NewUploadPackRequestFromCapabilities(r.uploadCaps)
+	if r.uploadCaps.Supports(capability.NoProgress) {
+		_ = req.Capabilities.Set(capability.NoProgress)
+	}
+	req.Wants = []plumbing.Hash{want}
+	if req.Haves, err = r.haves(); err != nil {
+		return err
+	}
+	resp, err := sess.UploadPack(ctx, req)
+	if errors.Is(err, transport.ErrEmptyUploadPackRequest) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fetching %s: %w", want, r.classify(err))
+	}
+	defer resp.Close()
+	var pack io.Reader = resp
+	switch {
+	case req.Capabilities.Supports(capability.Sideband64k):
+		pack = sideband.NewDemuxer(sideband.Sideband64k, resp)
+	case req.Capabilities.Supports(capability.Sideband):
+		pack = sideband.NewDemuxer(sideband.Sideband, resp)
+	}
+	if err := packfile.UpdateObjectStorage(r.storer, pack); err != nil {
+		return fmt.Errorf("fetching %s: %w", want, r.classify(err))
+	}
+	return nil
+}
+
+// haves are the commits the clone holds below its heads (a few per head,
+// see prune.go), for the remote to send only what is newer.
+func (r *Repo) haves() ([]plumbing.Hash, error) {
+	local, remote, err := r.heads()
+	if err != nil {
+		return nil, err
+	}
+	k := newKeeper(r.storer, nil)
+	k.commitsOnly = true
+	for _, h := range append(local, remote...) {
+		if err := k.walk(h, nil, r.opts.historyWindow); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]plumbing.Hash, 0, len(k.kept))
+	for h := range k.kept {
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 // completeAt reports whether the clone holds what fedgen needs of commit

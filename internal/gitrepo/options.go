@@ -62,9 +62,10 @@ type Options struct {
 	// InitialBackoff is the wait after the first rejected push; it doubles
 	// with each further rejection up to MaxBackoff.
 	InitialBackoff, MaxBackoff time.Duration
-	// Rerender, when set, is called after a rejected push, once the new
-	// remote head is fetched: it returns the folder content to commit on
-	// top of it instead of the content Publish was given.
+	// Rerender, when set, is called when Publish finds the remote branch
+	// moved under a commit not pushed yet, once the new remote head is
+	// fetched: it returns the folder content to commit on top of it
+	// instead of the content Publish was given.
 	Rerender func(ctx context.Context, head plumbing.Hash) (map[string][]byte, error)
 
 	// Now is the clock for commit times. Default time.Now.

@@ -181,6 +181,8 @@ type keeper struct {
 	live   map[plumbing.Hash]bool
 	// kept are the commits whose folder is already kept.
 	kept map[plumbing.Hash]bool
+	// commitsOnly keeps the commits alone, not their trees.
+	commitsOnly bool
 }
 
 func newKeeper(s storer.EncodedObjectStorer, folder []string) *keeper {
@@ -227,6 +229,9 @@ func (k *keeper) keepCommit(c *object.Commit) error {
 	}
 	k.kept[c.Hash] = true
 	k.live[c.Hash] = true
+	if k.commitsOnly {
+		return nil
+	}
 	tree := c.TreeHash
 	for _, name := range k.folder {
 		k.live[tree] = true
@@ -280,3 +285,4 @@ func (k *keeper) entries(tree plumbing.Hash) ([]object.TreeEntry, error) {
 	}
 	return entries, err
 }
+

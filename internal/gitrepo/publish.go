@@ -13,27 +13,25 @@ import (
 // Publish makes the owned folder hold exactly files on the remote branch:
 // it commits (unless nothing changed) and pushes, never forcing.
 //
-// When the push is rejected because someone else pushed, it fetches the
-// new remote head, drops its own unpushed commits, commits again on top
-// (the same files, or what Options.Rerender returns) so that the others'
-// work outside the folder is kept, and retries, up to
-// Options.PushAttempts pushes. A push that finds the remote moved since
-// the clone last saw it (other writers pushed meanwhile: the usual case
-// with several writers on one branch) fetches and retries at once; one
-// that loses a race right after a fetch (another writer pushed in
-// between) waits first, a random time up to a backoff that doubles from
-// Options.InitialBackoff to Options.MaxBackoff, so that writers that
-// collided do not collide again. Other errors (auth, network) end the
-// call at once; the local commit stays and the next Publish pushes it
-// along with whatever changed meanwhile.
+// When the remote branch moved since the clone last saw it (someone else
+// pushed: the usual case with several writers on one branch), the push's
+// ref advertisement says so before anything is sent: Publish fetches the
+// new head, drops its own unpushed commits, commits again on top (the
+// same files, or what Options.Rerender returns) so that the others' work
+// outside the folder is kept, and sends that, within the same push. A
+// push refused after all (another writer pushed in between, or a server
+// hook declined) is retried after a random wait up to a backoff that
+// doubles from Options.InitialBackoff to Options.MaxBackoff, so that
+// writers that collided spread out, up to Options.PushAttempts pushes.
+// Other errors (auth, network) end the call at once; the local commit
+// stays and the next Publish pushes it along with whatever changed
+// meanwhile.
 //
 // message is called for each commit made, with what it changes.
 func (r *Repo) Publish(ctx context.Context, files map[string][]byte, message MessageFunc) (Result, error) {
-	branch := r.opts.Branch
 	backoff := r.opts.InitialBackoff
-	fresh := false // the last attempt was right after a fetch
 	for attempt := 1; ; attempt++ {
-		res, err := r.commitAndPush(ctx, branch, files, message)
+		res, err := r.publishOnce(ctx, r.opts.Branch, files, message)
 		res.Attempts = attempt
 		if err == nil || !errors.Is(err, ErrPushRejected) {
 			return res, err
@@ -41,60 +39,76 @@ func (r *Repo) Publish(ctx context.Context, files map[string][]byte, message Mes
 		if attempt >= r.opts.PushAttempts {
 			return res, fmt.Errorf("giving up after %d push attempts: %w", attempt, err)
 		}
-		if fresh || !errors.Is(err, errRemoteMoved) {
-			// A race lost, or a refusal by the server: wait.
-			if err := sleep(ctx, jitter(backoff)); err != nil {
-				return res, err
-			}
-			backoff = min(2*backoff, r.opts.MaxBackoff)
-		}
-		head, err := r.refetch(ctx, branch)
-		if err != nil {
+		if err := sleep(ctx, jitter(backoff)); err != nil {
 			return res, err
 		}
-		fresh = true
-		if r.opts.Rerender != nil {
-			if files, err = r.opts.Rerender(ctx, head); err != nil {
-				return res, fmt.Errorf("rendering again after a rejected push: %w", err)
-			}
-		}
+		backoff = min(2*backoff, r.opts.MaxBackoff)
 	}
 }
 
-// commitAndPush is one attempt of Publish. After a rejection the retry
-// commits on the new remote head; if that head already holds the files (a
-// replica pushed the same content), there is nothing left to commit and
-// the result says so.
-func (r *Repo) commitAndPush(ctx context.Context, branch string, files map[string][]byte, message MessageFunc) (Result, error) {
+// publishOnce is one attempt of Publish: commit on the local head; if
+// that leaves something to push, learn the remote head, and when someone
+// else moved it, fetch it and commit again on top of it; push. If the
+// remote head already holds the files (a replica pushed the same
+// content), there is nothing left to push and the result says so.
+func (r *Repo) publishOnce(ctx context.Context, branch string, files map[string][]byte, message MessageFunc) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res, err := r.commitOn(ctx, branch, files, message)
 	if err != nil {
 		return res, err
 	}
-	pushed, err := r.push(ctx, branch)
-	res.Pushed = pushed
+	pending, err := r.pending(branch)
+	if err != nil || !pending {
+		return res, errors.Join(err, r.maybePrune())
+	}
+	sess, adv, remote, err := r.advertise(ctx, branch)
+	if err != nil {
+		return res, err
+	}
+	defer sess.Close()
+	tracking, err := r.refHash(r.trackingRef(branch))
+	if err != nil {
+		return res, err
+	}
+	if head, _ := r.refHash(r.localRef(branch)); remote != tracking && remote != head {
+		if res, err = r.rebase(ctx, branch, remote, files, message); err != nil {
+			return res, err
+		}
+		if pending, err = r.pending(branch); err != nil || !pending {
+			return res, errors.Join(err, r.maybePrune())
+		}
+	}
+	res.Pushed, err = r.sendUpdate(ctx, sess, adv, branch, remote, false)
 	if err != nil {
 		return res, err
 	}
 	return res, r.maybePrune()
 }
 
-// refetch fetches branch after a rejection and resets the local head to
-// the remote head, which it returns.
-func (r *Repo) refetch(ctx context.Context, branch string) (plumbing.Hash, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.fetch(ctx, branch); err != nil {
-		return plumbing.ZeroHash, err
+// rebase brings the remote head of branch into the clone, drops the
+// local commits not pushed, and commits files (or what Options.Rerender
+// returns) on top of it. A remote branch that is gone (someone deleted
+// it) starts again from a commit of the folder alone: the clone keeps
+// too little history to push the old one back.
+func (r *Repo) rebase(ctx context.Context, branch string, remote plumbing.Hash, files map[string][]byte, message MessageFunc) (Result, error) {
+	if remote.IsZero() {
+		if err := r.setRef(r.trackingRef(branch), remote); err != nil {
+			return Result{}, err
+		}
+	} else if err := r.fetchCommit(ctx, branch, remote); err != nil {
+		return Result{}, err
 	}
 	if err := r.resetToRemote(branch); err != nil {
-		return plumbing.ZeroHash, err
+		return Result{}, err
 	}
-	if err := r.maybePrune(); err != nil {
-		return plumbing.ZeroHash, err
+	if r.opts.Rerender != nil {
+		var err error
+		if files, err = r.opts.Rerender(ctx, remote); err != nil {
+			return Result{}, fmt.Errorf("rendering again on the new remote head: %w", err)
+		}
 	}
-	return r.refHash(r.localRef(branch))
+	return r.commitOn(ctx, branch, files, message)
 }
 
 // jitter spreads retries of writers that collided, so they do not collide

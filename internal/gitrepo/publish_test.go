@@ -169,20 +169,29 @@ func TestPublishConvergesAfterConcurrentPush(t *testing.T) {
 		// starts or inside it (after the ref advertisement).
 		race func(t *testing.T, s *gitserver.Server, push func() string)
 		// backoff is Options.InitialBackoff. A remote that moved before
-		// the push is fetched at once: an hour's backoff (at least six
-		// minutes' wait) would outlast the test's context.
+		// the push is fetched within the push, without a wait: an hour's
+		// backoff (at least six minutes' wait) would outlast the test's
+		// context.
 		backoff time.Duration
+		// attempts is how many pushes it takes: one when the remote
+		// moved before (the ref advertisement says so, nothing is sent
+		// before the new head is fetched), two when it moved after the
+		// advertisement. pushes is what the server sees meanwhile
+		// (the other writer's push inside ours counts too).
+		attempts, pushes int
 	}{
 		{
-			name:    "remote moved before the push",
-			race:    func(t *testing.T, s *gitserver.Server, push func() string) { push() },
-			backoff: time.Hour,
+			name:     "remote moved before the push",
+			race:     func(t *testing.T, s *gitserver.Server, push func() string) { push() },
+			backoff:  time.Hour,
+			attempts: 1, pushes: 1,
 		},
 		{
 			name: "remote moved during the push",
 			race: func(t *testing.T, s *gitserver.Server, push func() string) {
 				s.BeforeNextPush(func() { push() })
 			},
+			attempts: 2, pushes: 3,
 		},
 	}
 	for _, tt := range tests {
@@ -231,9 +240,10 @@ func TestPublishConvergesAfterConcurrentPush(t *testing.T) {
 
 			want := bytesMap(generated)
 			want["demo/web-federated.yaml"] = []byte("kind: Service # v2\n")
+			pushes := s.Pushes()
 			res := publish(t, r, want)
-			if !res.Pushed || res.Attempts != 2 {
-				t.Fatalf("Result = %+v, want pushed on the second attempt", res)
+			if !res.Pushed || res.Attempts != tt.attempts || s.Pushes()-pushes != tt.pushes {
+				t.Fatalf("Result = %+v after %d pushes, want pushed at attempt %d after %d", res, s.Pushes()-pushes, tt.attempts, tt.pushes)
 			}
 			if other == "" || !isAncestorCLI(t, s, "fleet", other, res.Commit.String()) {
 				t.Fatalf("the other writer's commit %q is not an ancestor of %s: history was rewritten", other, res.Commit)
@@ -300,7 +310,7 @@ func TestPublishRetriesRejectedPushes(t *testing.T) {
 	}
 }
 
-// Rerender lets the caller render again on the new head instead of
+// Rerender lets the caller render again on a new remote head instead of
 // re-applying the same files.
 func TestPublishRerenderHook(t *testing.T) {
 	s := startServer(t)
@@ -312,11 +322,13 @@ func TestPublishRerenderHook(t *testing.T) {
 			return map[string][]byte{"kustomization.yaml": []byte("rerendered\n")}, nil
 		}
 	})
-	before := mustHead(t, s)
-	s.RejectNextPushes(1)
+	other, err := s.CommitFiles("fleet", "main", map[string][]byte{"apps/app.yaml": []byte("x\n")}, "someone else")
+	if err != nil {
+		t.Fatal(err)
+	}
 	res := publish(t, r, bytesMap(generated))
-	if len(calls) != 1 || calls[0].String() != before {
-		t.Fatalf("Rerender calls = %v, want one, on %s", calls, before)
+	if len(calls) != 1 || calls[0].String() != other {
+		t.Fatalf("Rerender calls = %v, want one, on %s", calls, other)
 	}
 	if res.Commit.String() != mustHead(t, s) {
 		t.Fatalf("server main = %s, want %s", mustHead(t, s), res.Commit)

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -41,6 +42,9 @@ type Repo struct {
 	// sincePrune counts the commits made and fetched since the clone was
 	// last pruned (see prune.go).
 	sincePrune int
+	// uploadCaps are the capabilities of the remote's upload-pack, read
+	// once (fetchCommit).
+	uploadCaps *capability.List
 }
 
 // objectCacheSize bounds go-git's cache of decoded objects of an on-disk
