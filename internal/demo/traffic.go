@@ -62,7 +62,6 @@ func (d *Demo) Traffic(ctx context.Context) (*TrafficResult, error) {
 	r := &TrafficResult{}
 
 	d.say("north rejoins (step 5 removed it), so that every cluster has a member:")
-	rejoined := time.Now()
 	if err := d.setMember(ctx, "north", true); err != nil {
 		return nil, fmt.Errorf("step 6: %w", err)
 	}
@@ -76,7 +75,7 @@ func (d *Demo) Traffic(ctx context.Context) (*TrafficResult, error) {
 
 	// kube-proxy writes the slices into nftables within a second; before
 	// that, the client's first connections would be refused.
-	if err := pn.WaitProxySynced(ctx, rejoined); err != nil {
+	if err := pn.WaitProxySynced(ctx, time.Now()); err != nil {
 		return nil, fmt.Errorf("step 6: %w", err)
 	}
 	west := d.fleet.Cluster(Local)

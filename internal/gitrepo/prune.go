@@ -285,4 +285,3 @@ func (k *keeper) entries(tree plumbing.Hash) ([]object.TreeEntry, error) {
 	}
 	return entries, err
 }
-

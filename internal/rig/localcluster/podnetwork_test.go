@@ -58,7 +58,6 @@ func TestPodNetworkCarriesDualStackTraffic(t *testing.T) {
 	t.Logf("Service web: ClusterIPs %v", svc.Spec.ClusterIPs)
 
 	servers := map[string][]string{"a": {"10.23.1.43", "fd00:23:1::43"}, "b": {"10.23.0.42", "fd00:23::42"}}
-	written := time.Now()
 	for _, name := range []string{"a", "b"} {
 		p, err := pn.RunPod(ctx, west, PodSpec{Namespace: "traffic", Name: name, Node: NodeName("west"), IPs: servers[name], Port: 8080, Image: "bb"},
 			bbBin, "serve", "--listen=:8080", "--text=hello from "+name)
@@ -71,7 +70,7 @@ func TestPodNetworkCarriesDualStackTraffic(t *testing.T) {
 	}
 	// Until kube-proxy has written the slices into nftables, web's
 	// ClusterIPs refuse connections; a client asks only after that.
-	if err := pn.WaitProxySynced(ctx, written); err != nil {
+	if err := pn.WaitProxySynced(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// One client per family, each asking every 20 ms by name.

@@ -19,22 +19,30 @@ const (
 	proxySyncedMetric = "kubeproxy_sync_proxy_rules_last_timestamp_seconds"
 )
 
-// WaitProxySynced waits until kube-proxy has written its rules for every
-// change it received since since, in each IP family: a change queued at or
-// after since, and a sync at or after that. A Service or EndpointSlice
-// written before since is then in the node's nftables, so a new connection
-// to it is balanced, not refused. kube-proxy syncs at most once per
-// --min-sync-period (1 s), which is why a client started right after an
-// API write can see a refused connection first.
-func (pn *PodNetwork) WaitProxySynced(ctx context.Context, since time.Time) error {
+// proxyWatchDelay bounds how long a write to the API server takes to reach
+// kube-proxy's informers on this machine (milliseconds, measured); a write
+// done by then has been queued for a sync.
+const proxyWatchDelay = 500 * time.Millisecond
+
+// WaitProxySynced waits until kube-proxy has written into nftables every
+// Service and EndpointSlice change written to the API server before
+// written: at least proxyWatchDelay after it, kube-proxy has, in each IP
+// family, no queued change left unsynced. New connections to a Service
+// are then balanced over its current endpoints, not refused or sent to
+// an endpoint gone. kube-proxy syncs at most once per --min-sync-period
+// (1 s), which is why a client started right after an API write can see
+// a refused connection first.
+func (pn *PodNetwork) WaitProxySynced(ctx context.Context, written time.Time) error {
 	client := &http.Client{Transport: &http.Transport{DialContext: pn.node().DialContext}, Timeout: 5 * time.Second}
 	families := []string{"IPv4"}
 	if pn.dualStack {
 		families = append(families, "IPv6")
 	}
-	want := float64(since.UnixNano()) / 1e9
 	var state string
 	err := poll(ctx, 50*time.Millisecond, func() (bool, error) {
+		if time.Since(written) < proxyWatchDelay {
+			return false, nil
+		}
 		m, err := scrapeMetrics(ctx, client, "http://"+pn.proxyMetrics+"/metrics")
 		if err != nil {
 			state = err.Error()
@@ -44,7 +52,7 @@ func (pn *PodNetwork) WaitProxySynced(ctx context.Context, since time.Time) erro
 		for _, f := range families {
 			label := `{ip_family="` + f + `"}`
 			queued, synced := m[proxyQueuedMetric+label], m[proxySyncedMetric+label]
-			if queued < want || synced < queued {
+			if synced == 0 || synced < queued {
 				behind = append(behind, fmt.Sprintf("%s last queued %s, last synced %s", f, unixTime(queued), unixTime(synced)))
 			}
 		}
@@ -52,8 +60,8 @@ func (pn *PodNetwork) WaitProxySynced(ctx context.Context, since time.Time) erro
 		return len(behind) == 0, nil
 	})
 	if err != nil {
-		return fmt.Errorf("kube-proxy in %s: rules not current since %s (%s): %w",
-			pn.cluster.name, since.UTC().Format(time.StampMilli), state, err)
+		return fmt.Errorf("kube-proxy in %s: rules not current for the writes before %s (%s): %w",
+			pn.cluster.name, written.UTC().Format(time.StampMilli), state, err)
 	}
 	return nil
 }
