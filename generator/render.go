@@ -171,20 +171,27 @@ func Assemble(opts Options, outs []*ServiceOutput) (*Output, error) {
 			// Exactly once per namespace (kustomize refuses duplicates), in
 			// the namespace's first file, after the Service and its slices.
 			namespaced[o.Namespace] = true
-			data = slices.Concat(o.File, []byte(docSeparator))
-			data = appendNamespace(data, o.Namespace)
+			data = WithNamespace(o.File, o.Namespace)
 		}
 		out.Files[o.Service.File] = data
 		files = append(files, o.Service.File)
 		out.Services = append(out.Services, *o.Service)
 	}
 	out.Members = appendMembersSorted(out.Members, sorted)
-	k, err := kustomization(files)
+	k, err := Kustomization(files)
 	if err != nil {
 		return nil, err
 	}
 	out.Files[KustomizationFile] = k
 	return out, nil
+}
+
+// WithNamespace returns a federated Service's file with the Namespace
+// document added, as Assemble writes the first file of each namespace when
+// Options.CreateNamespaces is set.
+func WithNamespace(file []byte, namespace string) []byte {
+	data := slices.Concat(file, []byte(docSeparator))
+	return appendNamespace(data, namespace)
 }
 
 // appendMembersSorted appends the outcomes of every member of outs (in
@@ -225,8 +232,8 @@ func appendMembersSorted(dst []MemberResult, outs []*ServiceOutput) []MemberResu
 	return dst
 }
 
-// kustomization renders kustomization.yaml listing files, sorted.
-func kustomization(files []string) ([]byte, error) {
+// Kustomization renders kustomization.yaml listing files (in any order).
+func Kustomization(files []string) ([]byte, error) {
 	k := types.Kustomization{
 		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
 		Resources: slices.Sorted(slices.Values(files)),

@@ -17,7 +17,11 @@ func (r *Reconciler) render(in generator.Input) (*generator.Output, error) {
 		r.renderCache = rendercache.New()
 	}
 	start := time.Now()
-	out, st, err := r.renderCache.Render(in)
+	f, st, err := r.renderCache.Render(in)
+	if err != nil {
+		return nil, err
+	}
+	out, err := f.Output()
 	if err != nil {
 		return nil, err
 	}

@@ -130,7 +130,11 @@ func (r *Reconciler) approve(approved map[string][]byte) (*generator.Output, err
 	if sc.cache == nil {
 		sc.cache = rendercache.New()
 	}
-	out, _, err := sc.cache.Render(res.Input)
+	f, _, err := sc.cache.Render(res.Input)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the approved federation: %w", err)
+	}
+	out, err := f.Output()
 	if err != nil {
 		return nil, fmt.Errorf("rendering the approved federation: %w", err)
 	}

@@ -143,7 +143,7 @@ func gitMemoryRun(ctx context.Context, srv *gitserver.Server, cfg GitMemoryConfi
 			return nil, fmt.Errorf("commit %d: changed %t, pushed %t; want both", round, res.Changed, res.Pushed)
 		}
 		if round%checkEvery == 0 || round == cfg.Commits {
-			if err := serverHolds(srv, name, in, cluster, service, out); err != nil {
+			if err := serverHolds(srv, name, in, cluster, service, out.Files); err != nil {
 				return nil, fmt.Errorf("commit %d: %w", round, err)
 			}
 		}
@@ -169,14 +169,14 @@ func gitMemoryRun(ctx context.Context, srv *gitserver.Server, cfg GitMemoryConfi
 
 // serverHolds checks the server's branch holds the file of the service
 // that changed last, as rendered.
-func serverHolds(srv *gitserver.Server, repo string, in generator.Input, cluster, service int, out *generator.Output) error {
+func serverHolds(srv *gitserver.Server, repo string, in generator.Input, cluster, service int, files map[string][]byte) error {
 	m := in.Clusters[cluster].Members[service]
 	file := m.Service.Namespace + "/" + m.Service.Name + "-federated.yaml"
 	got, err := gitOutput(srv.RepoPath(repo), "show", "main:"+folder+"/"+file)
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal([]byte(got), out.Files[file]) {
+	if !bytes.Equal([]byte(got), files[file]) {
 		return fmt.Errorf("the server's %s differs from the rendered file", file)
 	}
 	return nil

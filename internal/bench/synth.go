@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/rendercache"
 )
 
 // SyntheticInput is clusters × services members spread over 10 namespaces,
@@ -81,4 +83,47 @@ func ChangeEndpoint(in *generator.Input, cluster, service, round int) {
 	s.ResourceVersion = strconv.Itoa(rv + 1)
 	s.Endpoints[0].Addresses = []string{fmt.Sprintf("10.255.%d.%d", round/250%250, round%250+1)}
 	m.Slices = []*discoveryv1.EndpointSlice{s}
+}
+
+// Lookup indexes in by federated Service, as the reconciler's watches
+// hold members: the function it returns reads one service's members from
+// every cluster of in as they are when it is called (in cluster order, the
+// order generator.Group gives), without a pass over the others. Change in
+// in place (a member leaves by its Service set to nil); a service not
+// found, or found moved, costs a pass to index in afresh.
+func Lookup(in *generator.Input) rendercache.Lookup {
+	type at struct{ cluster, member int }
+	var index map[rendercache.Key][]at
+	build := func() {
+		index = map[rendercache.Key][]at{}
+		for ci := range in.Clusters {
+			for mi, m := range in.Clusters[ci].Members {
+				if m.Service != nil {
+					k := rendercache.Key{Namespace: m.Service.Namespace, Name: m.Service.Name}
+					index[k] = append(index[k], at{ci, mi})
+				}
+			}
+		}
+	}
+	build()
+	read := func(k rendercache.Key) (generator.ServiceInput, bool) {
+		si := generator.ServiceInput{Namespace: k.Namespace, Name: k.Name, NamespaceExists: slices.Contains(in.Namespaces, k.Namespace)}
+		for _, a := range index[k] {
+			c := &in.Clusters[a.cluster]
+			m := c.Members[a.member]
+			if m.Service == nil || m.Service.Namespace != k.Namespace || m.Service.Name != k.Name {
+				return si, false // moved: the index is stale
+			}
+			si.Members = append(si.Members, generator.ClusterMember{Cluster: c.Name, Link: c.Link, Member: m})
+		}
+		return si, len(si.Members) > 0
+	}
+	return func(k rendercache.Key) (generator.ServiceInput, bool) {
+		if si, ok := read(k); ok {
+			return si, true
+		}
+		// A member left or was renamed: index afresh (tests only do it).
+		build()
+		return read(k)
+	}
 }

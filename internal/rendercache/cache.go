@@ -2,16 +2,23 @@
 // the rendering of every federated Service and renders again only the
 // services whose members changed since the last render.
 //
-// A member is unchanged when its Service and every one of its
-// EndpointSlices carry the same UID and resourceVersion as before (the API
-// server gives every change a new resourceVersion), its cluster's Link
-// says the same, and its namespace still exists or not as before. Objects
-// without a resourceVersion (offline snapshots, hand-built inputs) are
-// never trusted: their service is rendered every time. The result is
+// Two ways in. Render takes the whole input and compares every member with
+// what its service was rendered from: a member is unchanged when its
+// Service and every one of its EndpointSlices carry the same UID and
+// resourceVersion as before (the API server gives every change a new
+// resourceVersion), its cluster's Link says the same, and its namespace
+// still exists or not as before. Update takes only the services the
+// watches say changed, and reads their inputs one by one: nothing is done
+// for the others, so a change costs what its service costs, not what the
+// whole federation does. Objects without a resourceVersion (offline
+// snapshots, hand-built inputs) are never trusted: their service is
+// rendered every time it is looked at. Either way the folder is
 // byte-for-byte what generator.Render returns for the same input.
 package rendercache
 
 import (
+	"errors"
+	"maps"
 	"reflect"
 	"runtime"
 	"slices"
@@ -21,7 +28,23 @@ import (
 	"github.com/fedgen/fedgen/generator"
 )
 
-// Stats describe one Render call.
+// Key names a federated Service by its members' namespace and name.
+type Key struct{ Namespace, Name string }
+
+// String is "namespace/name".
+func (k Key) String() string { return k.Namespace + "/" + k.Name }
+
+// Lookup returns the current input of one federated Service: its members
+// in every cluster, in a stable order. It returns false when the service
+// has no member left.
+type Lookup func(Key) (generator.ServiceInput, bool)
+
+// ErrNeedsFullRender is returned by Update when the cache cannot apply a
+// change set: nothing was rendered yet, or the options changed (other
+// options render other bytes). Render the whole input then.
+var ErrNeedsFullRender = errors.New("the render cache needs a full render")
+
+// Stats describe one Render or Update call.
 type Stats struct {
 	// Services is the number of federated Services (groups of members).
 	Services int
@@ -35,16 +58,21 @@ type Stats struct {
 type Cache struct {
 	opts    generator.Options
 	valid   bool // opts were validated and entries rendered with them
-	entries map[serviceKey]*entry
+	entries map[Key]*entry
+	// files is the folder as last handed out; a Folder shares it, so it
+	// is replaced, never modified.
+	files map[string][]byte
+	// first is, per namespace, the service whose file carries the
+	// Namespace document (Options.CreateNamespaces).
+	first map[string]Key
 }
-
-type serviceKey struct{ namespace, name string }
 
 // entry is the rendering of one federated Service and what it was made of.
 type entry struct {
-	members  []memberKey
-	nsExists bool
-	out      *generator.ServiceOutput
+	members   []memberKey
+	cacheable bool // every member had a resourceVersion
+	nsExists  bool
+	out       *generator.ServiceOutput
 }
 
 // memberKey identifies the state of one member: equal keys render equal
@@ -63,18 +91,68 @@ type memberKey struct {
 type objectKey struct{ uid, rv string }
 
 // New returns an empty cache.
-func New() *Cache { return &Cache{entries: map[serviceKey]*entry{}} }
+func New() *Cache {
+	return &Cache{entries: map[Key]*entry{}, files: map[string][]byte{}, first: map[string]Key{}}
+}
+
+// Folder is the folder after one Render or Update, with every federated
+// Service's rendering. It is never modified: a later call returns a new one.
+type Folder struct {
+	// Files maps paths relative to the owned folder to their bytes, as in
+	// generator.Output.
+	Files map[string][]byte
+	// Full is true when the call looked at every service (Render):
+	// anything may have changed.
+	Full bool
+	// Changed are the services rendered again or gone in this call (the
+	// same as before or not); with Full, every service may have changed.
+	Changed []Key
+
+	opts     generator.Options
+	services map[Key]*generator.ServiceOutput
+}
+
+// Service returns the rendering of the federated Service of members k,
+// with its members' outcomes; false when no member has that name.
+func (f *Folder) Service(k Key) (*generator.ServiceOutput, bool) {
+	o, ok := f.services[k]
+	return o, ok
+}
+
+// Services calls fn for every federated Service, in no order.
+func (f *Folder) Services(fn func(Key, *generator.ServiceOutput)) {
+	for k, o := range f.services {
+		fn(k, o)
+	}
+}
+
+// Len is the number of federated Services (written or not).
+func (f *Folder) Len() int { return len(f.services) }
+
+// Output is the folder as generator.Render returns it, with every
+// member's outcome in one sorted list: it costs a pass over every member.
+func (f *Folder) Output() (*generator.Output, error) {
+	return generator.Assemble(f.opts, slices.Collect(maps.Values(f.services)))
+}
+
+// setOptions starts afresh when opts differ from the cache's.
+func (c *Cache) setOptions(opts generator.Options) error {
+	if c.valid && reflect.DeepEqual(c.opts, opts) {
+		return nil
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	c.opts, c.valid = opts, true
+	clear(c.entries)
+	return nil
+}
 
 // Render renders in, reusing the renderings of federated Services whose
 // inputs did not change since the previous call.
-func (c *Cache) Render(in generator.Input) (*generator.Output, Stats, error) {
-	if !c.valid || !reflect.DeepEqual(c.opts, in.Options) {
-		if err := in.Options.Validate(); err != nil {
-			return nil, Stats{}, err
-		}
-		// Other options render other bytes: start afresh.
-		c.opts, c.valid = in.Options, true
-		clear(c.entries)
+func (c *Cache) Render(in generator.Input) (*Folder, Stats, error) {
+	if err := c.setOptions(in.Options); err != nil {
+		return nil, Stats{}, err
 	}
 	groups := generator.Group(in)
 	outs := make([]*generator.ServiceOutput, len(groups))
@@ -83,7 +161,7 @@ func (c *Cache) Render(in generator.Input) (*generator.Output, Stats, error) {
 		g := &groups[i]
 		// Compared in place: building keys for every member on every
 		// render cost more than the render of the one that changed.
-		if e := c.entries[serviceKey{g.Namespace, g.Name}]; e != nil && e.nsExists == g.NamespaceExists && e.matches(g.Members) {
+		if e := c.entries[Key{Namespace: g.Namespace, Name: g.Name}]; e.matches(g) {
 			outs[i] = e.out
 			continue
 		}
@@ -91,35 +169,224 @@ func (c *Cache) Render(in generator.Input) (*generator.Output, Stats, error) {
 	}
 	forEach(len(todo), func(j int) {
 		i := todo[j]
-		outs[i] = generator.RenderService(in.Options, groups[i])
+		outs[i] = generator.RenderService(c.opts, groups[i])
 	})
-	// Forget services that are gone, remember the new renderings.
-	if len(groups) != len(c.entries) || len(todo) > 0 {
-		live := make(map[serviceKey]bool, len(groups))
-		for i := range groups {
-			live[serviceKey{groups[i].Namespace, groups[i].Name}] = true
-		}
-		for k := range c.entries {
-			if !live[k] {
-				delete(c.entries, k)
-			}
+	live := make(map[Key]bool, len(groups))
+	for i := range groups {
+		live[Key{Namespace: groups[i].Namespace, Name: groups[i].Name}] = true
+	}
+	var changed []Key
+	for k := range c.entries {
+		if !live[k] {
+			delete(c.entries, k)
+			changed = append(changed, k)
 		}
 	}
 	for _, i := range todo {
 		g := &groups[i]
-		k := serviceKey{g.Namespace, g.Name}
-		keys, ok := keysOf(g.Members)
-		if !ok {
-			delete(c.entries, k) // not cacheable: render it every time
-			continue
-		}
-		c.entries[k] = &entry{members: keys, nsExists: g.NamespaceExists, out: outs[i]}
+		k := Key{Namespace: g.Namespace, Name: g.Name}
+		c.entries[k] = newEntry(g, outs[i])
+		changed = append(changed, k)
 	}
-	out, err := generator.Assemble(in.Options, outs)
-	if err != nil {
+	if err := c.assemble(); err != nil {
 		return nil, Stats{}, err
 	}
-	return out, Stats{Services: len(groups), Rendered: len(todo)}, nil
+	f := c.folder(changed)
+	f.Full = true
+	return f, Stats{Services: len(groups), Rendered: len(todo)}, nil
+}
+
+// Update renders again the services named in keys (in any order, repeats
+// allowed), reading their inputs with lookup, and keeps every other
+// rendering as it is: the caller vouches that nothing else changed since
+// the last call. The options must be those of the last Render.
+func (c *Cache) Update(opts generator.Options, keys []Key, lookup Lookup) (*Folder, Stats, error) {
+	if !c.valid || !reflect.DeepEqual(c.opts, opts) {
+		return nil, Stats{}, ErrNeedsFullRender
+	}
+	seen := make(map[Key]bool, len(keys))
+	var gone []Key
+	var inputs []generator.ServiceInput
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		in, ok := lookup(k)
+		if !ok || !hasService(in.Members) {
+			if c.entries[k] != nil {
+				gone = append(gone, k)
+			}
+			continue
+		}
+		in.Namespace, in.Name = k.Namespace, k.Name
+		if c.entries[k].matches(&in) {
+			continue
+		}
+		inputs = append(inputs, in)
+	}
+	if len(gone) == 0 && len(inputs) == 0 {
+		return c.folder(nil), Stats{Services: len(c.entries)}, nil
+	}
+	outs := make([]*generator.ServiceOutput, len(inputs))
+	forEach(len(inputs), func(i int) { outs[i] = generator.RenderService(c.opts, inputs[i]) })
+
+	files := maps.Clone(c.files)
+	listed := false                      // the set of files changed: kustomization.yaml too
+	touched := map[string]map[Key]bool{} // namespace → its services whose file changed
+	touch := func(k Key) {
+		if touched[k.Namespace] == nil {
+			touched[k.Namespace] = map[Key]bool{}
+		}
+		touched[k.Namespace][k] = true
+	}
+	changed := slices.Clone(gone)
+	for _, k := range gone {
+		if p := c.entries[k].file(); p != "" {
+			delete(files, p)
+			listed = true
+			touch(k)
+		}
+		delete(c.entries, k)
+	}
+	for i := range inputs {
+		k := Key{Namespace: inputs[i].Namespace, Name: inputs[i].Name}
+		e := newEntry(&inputs[i], outs[i])
+		before, after := c.entries[k].file(), e.file()
+		c.entries[k] = e
+		changed = append(changed, k)
+		if before != after {
+			listed = true
+			delete(files, before)
+		}
+		if after != "" {
+			files[after] = e.out.File
+		}
+		if before != "" || after != "" {
+			touch(k)
+		}
+	}
+	if c.opts.CreateNamespaces {
+		for ns, keys := range touched {
+			c.placeNamespace(files, ns, keys)
+		}
+	}
+	if listed {
+		if err := c.listFiles(files); err != nil {
+			return nil, Stats{}, err
+		}
+	}
+	c.files = files
+	return c.folder(changed), Stats{Services: len(c.entries), Rendered: len(inputs)}, nil
+}
+
+// Keys returns the services of namespace ns the cache knows (written or
+// not): what a change of the namespace itself concerns.
+func (c *Cache) Keys(ns string) []Key {
+	var out []Key
+	for k := range c.entries {
+		if k.Namespace == ns {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func hasService(members []generator.ClusterMember) bool {
+	for i := range members {
+		if members[i].Service != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// folder hands out the current state.
+func (c *Cache) folder(changed []Key) *Folder {
+	services := make(map[Key]*generator.ServiceOutput, len(c.entries))
+	for k, e := range c.entries {
+		services[k] = e.out
+	}
+	return &Folder{Files: c.files, Changed: changed, opts: c.opts, services: services}
+}
+
+// assemble writes every file afresh from the entries.
+func (c *Cache) assemble() error {
+	files := make(map[string][]byte, len(c.entries)+1)
+	clear(c.first)
+	for k, e := range c.entries {
+		if e.out.Service != nil {
+			files[e.out.Service.File] = e.out.File
+			if c.opts.CreateNamespaces {
+				// First by federated name, the order of the files.
+				if f, ok := c.first[k.Namespace]; !ok || c.entries[f].out.Service.Name > e.out.Service.Name {
+					c.first[k.Namespace] = k
+				}
+			}
+		}
+	}
+	for ns, k := range c.first {
+		files[c.entries[k].out.Service.File] = generator.WithNamespace(c.entries[k].out.File, ns)
+	}
+	if err := c.listFiles(files); err != nil {
+		return err
+	}
+	c.files = files
+	return nil
+}
+
+// placeNamespace puts namespace ns's document into the first file of the
+// namespace, and takes it out of the file that had it; touched are the
+// services of ns whose file was just written afresh.
+func (c *Cache) placeNamespace(files map[string][]byte, ns string, touched map[Key]bool) {
+	var first *entry
+	var firstKey Key
+	for k, e := range c.entries {
+		if k.Namespace == ns && e.out.Service != nil && (first == nil || e.out.Service.Name < first.out.Service.Name) {
+			first, firstKey = e, k
+		}
+	}
+	prev, had := c.first[ns]
+	if had && (first == nil || prev != firstKey) {
+		if p := c.entries[prev].file(); p != "" {
+			files[p] = c.entries[prev].out.File
+		}
+	}
+	if first == nil {
+		delete(c.first, ns)
+		return
+	}
+	if had && prev == firstKey && !touched[firstKey] {
+		return // the same file, unchanged, holds it already
+	}
+	c.first[ns] = firstKey
+	files[first.out.Service.File] = generator.WithNamespace(first.out.File, ns)
+}
+
+// listFiles writes kustomization.yaml listing files.
+func (c *Cache) listFiles(files map[string][]byte) error {
+	delete(files, generator.KustomizationFile)
+	k, err := generator.Kustomization(slices.Collect(maps.Keys(files)))
+	if err != nil {
+		return err
+	}
+	files[generator.KustomizationFile] = k
+	return nil
+}
+
+// newEntry remembers a rendering and what it was made of.
+func newEntry(in *generator.ServiceInput, out *generator.ServiceOutput) *entry {
+	keys, ok := keysOf(in.Members)
+	return &entry{members: keys, cacheable: ok, nsExists: in.NamespaceExists, out: out}
+}
+
+// file is the path of the entry's file; "" when it writes none (no
+// member joined) or there is no entry.
+func (e *entry) file() string {
+	if e == nil || e.out.Service == nil {
+		return ""
+	}
+	return e.out.Service.File
 }
 
 // keysOf returns the members' keys, or false when one of them lacks a
@@ -128,7 +395,7 @@ func keysOf(members []generator.ClusterMember) ([]memberKey, bool) {
 	ks := make([]memberKey, len(members))
 	for i := range members {
 		m := &members[i]
-		if m.Service.ResourceVersion == "" {
+		if m.Service == nil || m.Service.ResourceVersion == "" {
 			return nil, false
 		}
 		k := memberKey{cluster: m.Cluster, link: m.Link, svcUID: string(m.Service.UID), svcRV: m.Service.ResourceVersion, quota: m.QuotaExceeded}
@@ -146,17 +413,17 @@ func keysOf(members []generator.ClusterMember) ([]memberKey, bool) {
 	return ks, true
 }
 
-// matches reports whether members are the ones e was rendered from, in
-// the same order: the snapshot lists clusters and members in a stable
-// order, and a different order only costs a render. A member without a
-// resourceVersion never matches (keysOf refused to cache it).
-func (e *entry) matches(members []generator.ClusterMember) bool {
-	if len(e.members) != len(members) {
+// matches reports whether in is what e was rendered from, members in the
+// same order: the snapshot lists clusters and members in a stable order,
+// and a different order only costs a render. A member without a
+// resourceVersion never matches.
+func (e *entry) matches(in *generator.ServiceInput) bool {
+	if e == nil || !e.cacheable || e.nsExists != in.NamespaceExists || len(e.members) != len(in.Members) {
 		return false
 	}
-	for i := range members {
-		k, m := &e.members[i], &members[i]
-		if k.cluster != m.Cluster || k.svcRV != m.Service.ResourceVersion || k.svcUID != string(m.Service.UID) ||
+	for i := range in.Members {
+		k, m := &e.members[i], &in.Members[i]
+		if m.Service == nil || k.cluster != m.Cluster || k.svcRV != m.Service.ResourceVersion || k.svcUID != string(m.Service.UID) ||
 			len(k.slices) != len(m.Slices) || k.quota != m.QuotaExceeded || !sameLink(k.link, m.Link) {
 			return false
 		}

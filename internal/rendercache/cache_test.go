@@ -2,6 +2,7 @@ package rendercache_test
 
 import (
 	"cmp"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -11,25 +12,49 @@ import (
 	"github.com/fedgen/fedgen/internal/rendercache"
 )
 
-// render renders in with the cache and checks the result is what a full
-// render gives, and that it rendered wantRendered services.
-func render(t *testing.T, c *rendercache.Cache, in generator.Input, wantRendered int) *generator.Output {
+// same checks a folder is what a full render of in gives: files and every
+// outcome.
+func same(t *testing.T, f *rendercache.Folder, in generator.Input) *generator.Output {
 	t.Helper()
-	got, st, err := c.Render(in)
-	if err != nil {
-		t.Fatalf("Render: %v", err)
-	}
 	want, err := generator.Render(in)
 	if err != nil {
 		t.Fatalf("generator.Render: %v", err)
 	}
+	if !reflect.DeepEqual(f.Files, want.Files) {
+		for p := range want.Files {
+			if string(f.Files[p]) != string(want.Files[p]) {
+				t.Errorf("%s differs from a full render", p)
+			}
+		}
+		for p := range f.Files {
+			if _, ok := want.Files[p]; !ok {
+				t.Errorf("%s is not in a full render", p)
+			}
+		}
+		t.FailNow()
+	}
+	got, err := f.Output()
+	if err != nil {
+		t.Fatalf("Output: %v", err)
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("incremental render differs from a full render")
+	}
+	return got
+}
+
+// render renders in with the cache, checks the result is what a full
+// render gives, and that it rendered wantRendered services.
+func render(t *testing.T, c *rendercache.Cache, in generator.Input, wantRendered int) *generator.Output {
+	t.Helper()
+	f, st, err := c.Render(in)
+	if err != nil {
+		t.Fatalf("Render: %v", err)
 	}
 	if st.Rendered != wantRendered {
 		t.Fatalf("rendered %d of %d services, want %d", st.Rendered, st.Services, wantRendered)
 	}
-	return got
+	return same(t, f, in)
 }
 
 func TestCache(t *testing.T) {
@@ -81,6 +106,165 @@ func TestCache(t *testing.T) {
 			}
 			render(t, c, in, again)
 		})
+	}
+}
+
+// Update, told which services changed, gives what a full render of the
+// whole input gives, rendering only those services; with and without
+// the Namespace documents, whose place moves with the first file of a
+// namespace.
+func TestUpdate(t *testing.T) {
+	key := func(in *generator.Input, cluster, svc int) rendercache.Key {
+		s := in.Clusters[cluster].Members[svc].Service
+		return rendercache.Key{Namespace: s.Namespace, Name: s.Name}
+	}
+	rename := func(in *generator.Input, svc int, name string) {
+		for ci := range in.Clusters {
+			s := in.Clusters[ci].Members[svc].Service.DeepCopy()
+			s.Name = name
+			s.ResourceVersion += "r"
+			in.Clusters[ci].Members[svc].Service = s
+		}
+	}
+	leave := func(in *generator.Input, cluster, svc int) rendercache.Key {
+		k := key(in, cluster, svc)
+		in.Clusters[cluster].Members[svc].Service = nil
+		return k
+	}
+	tests := []struct {
+		name         string
+		change       func(in *generator.Input) []rendercache.Key
+		wantRendered int
+	}{
+		{"nothing changed, nothing named", func(*generator.Input) []rendercache.Key { return nil }, 0},
+		{"named but unchanged", func(in *generator.Input) []rendercache.Key { return []rendercache.Key{key(in, 0, 4)} }, 0},
+		{"one endpoint changed", func(in *generator.Input) []rendercache.Key {
+			bench.ChangeEndpoint(in, 1, 7, 1)
+			return []rendercache.Key{key(in, 1, 7)}
+		}, 1},
+		{"the first file of a namespace changed", func(in *generator.Input) []rendercache.Key {
+			bench.ChangeEndpoint(in, 2, 0, 1)
+			return []rendercache.Key{key(in, 2, 0), key(in, 2, 0)}
+		}, 1},
+		{"a member left", func(in *generator.Input) []rendercache.Key { return []rendercache.Key{leave(in, 1, 3)} }, 1},
+		{"the first service of a namespace is gone", func(in *generator.Input) []rendercache.Key {
+			var k rendercache.Key
+			for ci := range in.Clusters {
+				k = leave(in, ci, 0)
+			}
+			return []rendercache.Key{k}
+		}, 0},
+		{"a service is gone, another one named", func(in *generator.Input) []rendercache.Key {
+			var gone rendercache.Key
+			for ci := range in.Clusters {
+				gone = leave(in, ci, 13)
+			}
+			bench.ChangeEndpoint(in, 0, 5, 2)
+			return []rendercache.Key{gone, key(in, 0, 5)}
+		}, 1},
+		{"a new first service of a namespace", func(in *generator.Input) []rendercache.Key {
+			old := key(in, 0, 10)
+			rename(in, 10, "a") // svc-00010 is in ns-00, "a" sorts first
+			return []rendercache.Key{old, key(in, 0, 10)}
+		}, 1},
+		{"a name whose file sorts apart from its federated name", func(in *generator.Input) []rendercache.Key {
+			// "svc-00000-federated" < "svc-00000-federated-x-federated"
+			// as names, not as files ('.' sorts after '-').
+			old := key(in, 0, 10)
+			rename(in, 10, "svc-00000-federated-x")
+			return []rendercache.Key{old, key(in, 0, 10)}
+		}, 1},
+		{"a namespace is gone", func(in *generator.Input) []rendercache.Key {
+			in.Namespaces = in.Namespaces[1:] // ns-00: svc-00000 and svc-00010
+			return []rendercache.Key{key(in, 0, 0), key(in, 0, 10)}
+		}, 2},
+	}
+	for _, namespaces := range []bool{false, true} {
+		for _, tt := range tests {
+			name := tt.name
+			if namespaces {
+				name += ", with Namespaces"
+			}
+			t.Run(name, func(t *testing.T) {
+				in := bench.SyntheticInput(3, 20, 4)
+				in.CreateNamespaces = namespaces
+				lookup := bench.Lookup(&in)
+				c := rendercache.New()
+				render(t, c, in, 20)
+				keys := tt.change(&in)
+				f, st, err := c.Update(in.Options, keys, lookup)
+				if err != nil {
+					t.Fatalf("Update: %v", err)
+				}
+				if st.Rendered != tt.wantRendered {
+					t.Fatalf("rendered %d of %d services, want %d", st.Rendered, st.Services, tt.wantRendered)
+				}
+				same(t, f, in)
+				for _, k := range f.Changed {
+					if !slices.Contains(keys, k) {
+						t.Errorf("%s is said to have changed, but was not named", k)
+					}
+				}
+				if len(f.Changed) < st.Rendered {
+					t.Errorf("%d services rendered, %d said to have changed", st.Rendered, len(f.Changed))
+				}
+				// The cache agrees with itself afterwards: a full
+				// render renders nothing.
+				render(t, c, in, 0)
+			})
+		}
+	}
+}
+
+// A sequence of changes, each applied by Update, ends where a full render
+// of the end state is; every folder along the way is a full render's.
+func TestUpdateSequence(t *testing.T) {
+	in := bench.SyntheticInput(4, 30, 3)
+	in.CreateNamespaces = true
+	lookup := bench.Lookup(&in)
+	c := rendercache.New()
+	render(t, c, in, 30)
+	for round := range 60 {
+		cluster, svc := round%4, round*7%30
+		k := rendercache.Key{Namespace: in.Clusters[cluster].Members[svc].Service.Namespace, Name: in.Clusters[cluster].Members[svc].Service.Name}
+		switch round % 3 {
+		case 0, 1:
+			bench.ChangeEndpoint(&in, cluster, svc, round)
+		case 2:
+			in.Clusters[cluster].Members[svc].Service = nil
+		}
+		f, _, err := c.Update(in.Options, []rendercache.Key{k}, lookup)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		same(t, f, in)
+		if in.Clusters[cluster].Members[svc].Service == nil {
+			// Back, with its old state: a join.
+			in = bench.SyntheticInput(4, 30, 3)
+			in.CreateNamespaces = true
+			lookup = bench.Lookup(&in)
+			f, _, err := c.Render(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, f, in)
+		}
+	}
+}
+
+func TestUpdateNeedsAFullRenderFirst(t *testing.T) {
+	in := bench.SyntheticInput(1, 2, 1)
+	c := rendercache.New()
+	if _, _, err := c.Update(in.Options, nil, bench.Lookup(&in)); !errors.Is(err, rendercache.ErrNeedsFullRender) {
+		t.Fatalf("Update before Render: %v, want ErrNeedsFullRender", err)
+	}
+	if _, _, err := c.Render(in); err != nil {
+		t.Fatal(err)
+	}
+	opts := in.Options
+	opts.MaxEndpointsPerSlice = 7
+	if _, _, err := c.Update(opts, nil, bench.Lookup(&in)); !errors.Is(err, rendercache.ErrNeedsFullRender) {
+		t.Fatalf("Update with other options: %v, want ErrNeedsFullRender", err)
 	}
 }
 
