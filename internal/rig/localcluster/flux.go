@@ -74,7 +74,14 @@ func startFlux(ctx context.Context, binDir, dir string, c *Cluster) (*Flux, erro
 		return nil, err
 	}
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
-	env := []string{"KUBECONFIG=" + c.KubeconfigPath(), "RUNTIME_NAMESPACE=" + FluxNamespace}
+	// The controllers build in temporary folders: keep those in the
+	// fleet's own, where nothing else on the machine cleans up (a build
+	// whose folder vanished fails, and Flux retries only at its interval).
+	tmp := filepath.Join(dir, "flux-tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("creating Flux's temporary folder: %w", err)
+	}
+	env := []string{"KUBECONFIG=" + c.KubeconfigPath(), "RUNTIME_NAMESPACE=" + FluxNamespace, "TMPDIR=" + tmp}
 	f := &Flux{cluster: c}
 	f.source = &process{
 		name: "source-controller",
