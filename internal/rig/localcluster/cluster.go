@@ -239,6 +239,13 @@ func (c *Cluster) StopAPIServer() {
 	c.proc.stop(10 * time.Second)
 }
 
+// KillAPIServer kills the apiserver at once (SIGKILL, no graceful
+// shutdown), as a crash would. StartAPIServer brings it back.
+func (c *Cluster) KillAPIServer() {
+	// No grace: SIGTERM and SIGKILL at once.
+	c.proc.stop(0)
+}
+
 // StartAPIServer brings a stopped apiserver back on the same port, with the
 // same etcd prefix and credentials, and waits until it is ready. Clients and
 // kubeconfigs made before the outage keep working.

@@ -114,10 +114,23 @@ func startFlux(ctx context.Context, binDir, dir string, c *Cluster) (*Flux, erro
 	}
 	f.health = map[*process]string{f.source: addr(2), f.kustomize: addr(4)}
 
+	if err := f.StartControllers(ctx); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// StartControllers starts source-controller and kustomize-controller (on
+// the ports of their first start) and waits until both are ready; a
+// running one is left alone. On error both are stopped.
+func (f *Flux) StartControllers(ctx context.Context) error {
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i, p := range []*process{f.source, f.kustomize} {
 		wg.Go(func() {
+			if p.running() {
+				return
+			}
 			if err := p.start(); err != nil {
 				errs[i] = err
 				return
@@ -128,10 +141,14 @@ func startFlux(ctx context.Context, binDir, dir string, c *Cluster) (*Flux, erro
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		f.stop()
-		return nil, fmt.Errorf("starting Flux: %w", err)
+		return fmt.Errorf("starting Flux: %w", err)
 	}
-	return f, nil
+	return nil
 }
+
+// StopControllers stops both controllers, as a Flux outage would: its
+// objects stay, nothing is applied until StartControllers.
+func (f *Flux) StopControllers() { f.stop() }
 
 func (f *Flux) stop() {
 	var wg sync.WaitGroup
