@@ -5,13 +5,14 @@
 #   make bench   the benchmark suite; writes docs/benchmarks.md
 #   make image   fedgen's OCI image (linux/amd64, linux/arm64) into _out/image
 #   make release image, chart, binaries and checksums into _out/release
+#   make soak    fedgen for 30 minutes under churn and overlapping faults
 #
 SHELL := /bin/bash
 GO    ?= go
 BIN   := $(CURDIR)/bin
 PKGS  := ./...
 
-.PHONY: all build rig test unit lint tools generate demo bench golden image release clean
+.PHONY: all build rig test unit lint tools generate demo bench soak golden image release clean
 
 # What `fedgen version` says, stamped into every build; the image and the
 # release take the same.
@@ -93,6 +94,16 @@ demo: tools build rig
 BENCH_OUT ?= docs/benchmarks.md
 bench: tools
 	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./hack/bench -out $(BENCH_OUT) -cpuprofile $(BIN)/bench-profiles $(BENCH_FLAGS)
+
+## soak: fedgen (two replicas, leader election) on 3-5 local clusters with
+## Flux and a Git server, for SOAK (default 30m) of churn and overlapping
+## faults; after each fault window the invariants are checked. Prints a
+## table and exits non-zero on a violation, with the seed to replay it:
+##   make soak SOAK=2h         make soak SEED=123456 SOAK=30m
+SOAK ?= 30m
+SEED ?= 0
+soak: tools
+	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./hack/soak -duration $(SOAK) -seed $(SEED) $(SOAK_FLAGS)
 
 clean:
 	rm -rf $(BIN) _out
