@@ -61,12 +61,40 @@ func TestTableMarkdown(t *testing.T) {
 	tb.Goal(true, "fast: %s", "1 ms")
 	tb.Goal(false, "faster")
 	tb.Note("measured %d times", 3)
+	tb.Charts = append(tb.Charts, LineChart("example", "Example over sizes", "size", "ms", []Line{{Name: "p50", X: []float64{10}, Y: []float64{1}}}, false, false))
 	var b bytes.Buffer
-	tb.Markdown(&b)
-	want := "## 9. Example\n\nMachine: 2 cores, 8.0 GB, load 0.5, 2025-01-02T03:04:05Z; scenario took 0s.\n\n" +
+	tb.Markdown(&b, "benchmarks")
+	want := "## 9. Example\n\n![Example over sizes](benchmarks/example.svg)\n\n" +
+		"Machine: 2 cores, 8.0 GB, load 0.5, 2025-01-02T03:04:05Z; scenario took 0s.\n\n" +
 		"| size | p50 |\n|---|---|\n| 10 | 1 ms |\n\n- Goal **met**: fast: 1 ms\n- Goal **missed**: faster\n- measured 3 times\n\n"
 	if b.String() != want {
 		t.Errorf("Markdown =\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// Charts are written as SVG files; a chart that cannot be drawn is an
+// error that names it, not an empty picture.
+func TestCharts(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []Chart{
+		BoxChart("box", "Latency per stage", "ms", []Series{{Name: "detect", Values: []float64{1, 2, 3}}, {Name: "render", Values: []float64{5, 8, 13, 40}}}),
+		LineChart("line", "Render by size", "endpoints", "ms", []Line{{Name: "full", X: []float64{1e5, 1e6}, Y: []float64{50, 400}}}, true, true).HLine("goal", 100),
+	} {
+		path, err := c.write(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("<svg")) || !bytes.Contains(b, []byte(c.Title)) {
+			t.Errorf("%s is not an SVG with its title", path)
+		}
+	}
+	bad := LineChart("bad", "Bad", "x", "y", []Line{{Name: "l", X: []float64{1, 2}, Y: []float64{1}}}, false, false)
+	if _, err := bad.write(dir); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("a line with 2 x for 1 y was written: %v", err)
 	}
 }
 
@@ -108,6 +136,15 @@ func TestSuiteSmall(t *testing.T) {
 	for n := 1; n <= 9; n++ {
 		if !strings.Contains(string(md), fmt.Sprintf("\n## %d. ", n)) {
 			t.Errorf("the report has no section for scenario %d", n)
+		}
+	}
+	charts, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "benchmarks", "*.svg"))
+	if len(charts) < 3 {
+		t.Errorf("the suite wrote %d charts (%v), want the render's and the end-to-end ones", len(charts), charts)
+	}
+	for _, c := range charts {
+		if !strings.Contains(string(md), "(benchmarks/"+filepath.Base(c)+")") {
+			t.Errorf("the report does not show %s", c)
 		}
 	}
 }

@@ -39,7 +39,7 @@ func Burst(ctx context.Context, fleet *localcluster.Fleet, cfg BurstConfig) (*Ta
 			return nil, err
 		}
 	}
-	e.start(ctx, cfg.Debounce, true)
+	e.startWith(ctx, fedgenFlags{Debounce: cfg.Debounce, Flux: true, ClientDefaults: true})
 	if err := eventually(ctx, "the first commit", time.Minute, 50*time.Millisecond, func() (bool, string, error) {
 		return e.head() != "", "no commit yet", nil
 	}); err != nil {
@@ -63,6 +63,9 @@ func Burst(ctx context.Context, fleet *localcluster.Fleet, cfg BurstConfig) (*Ta
 			return len(sliceAddresses(l)) == 2*cfg.Services
 		})
 		if err != nil {
+			return nil, err
+		}
+		if err := e.waitQuiet(ctx, cfg.Debounce); err != nil {
 			return nil, err
 		}
 		before := e.head()
@@ -96,6 +99,9 @@ func Burst(ctx context.Context, fleet *localcluster.Fleet, cfg BurstConfig) (*Ta
 		if err != nil {
 			return nil, err
 		}
+		if err := e.waitQuiet(ctx, cfg.Debounce); err != nil {
+			return nil, err
+		}
 		t1 := time.Now()
 		if err := e.labelAll(ctx, names, false); err != nil {
 			return nil, err
@@ -118,7 +124,7 @@ func Burst(ctx context.Context, fleet *localcluster.Fleet, cfg BurstConfig) (*Ta
 	p50, p99 := Percentiles(all)
 	t.AddRow("p50 / max", "", "", "", ms(p50)+" / "+ms(p99), "", "")
 	t.Goal(p50 < 2*time.Second, "all %d applied in west under 2 s: p50 %s", cfg.Services, ms(p50))
-	t.Note("Times from the first label patch (%d patches sent by 10 goroutines) until west's federated EndpointSlices hold every member's two addresses (watched by label; Flux applies the Services before the slices); fedgen runs with --debounce %s; Flux is asked to fetch at once after each push. Each run then checks that west has all the federated Services.", cfg.Services, cfg.Debounce)
+	t.Note("Times from the first label patch (%d patches sent by 10 goroutines) until west's federated EndpointSlices hold every member's two addresses (watched by label; Flux applies the Services before the slices); fedgen runs with --debounce %s and its own default request rate (`fedgen run`'s defaults), and each burst starts after a quiet window, so its first changes are published at once and the rest at the window's end; Flux is asked to fetch at once after each push. Each run then checks that west has all the federated Services.", cfg.Services, cfg.Debounce)
 	t.Note("The same burst took Linkerd's service mirror 18 s on this kind of machine: it writes each Service and slice through a client limited to 5 requests/s, where fedgen batches the burst into one or two commits that Flux applies at once.")
 	return t, nil
 }

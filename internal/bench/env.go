@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
@@ -246,10 +247,34 @@ func (e *env) setMember(ctx context.Context, cluster, name string, member bool) 
 	return nil
 }
 
+// fedgenFlags are the settings of the fedgen a scenario runs that differ
+// between runs of one scenario.
+type fedgenFlags struct {
+	// Debounce is --debounce.
+	Debounce time.Duration
+	// Flux makes fedgen follow the scenario's Flux objects.
+	Flux bool
+	// ClientDefaults gives fedgen's local client no request rate of its
+	// own, as `fedgen run` loads it from a kubeconfig: fedgen's defaults
+	// (--kube-api-qps, --kube-api-burst) apply, not the test rig's.
+	ClientDefaults bool
+}
+
 // start runs fedgen's reconciler in this process until stop (or ctx).
 func (e *env) start(ctx context.Context, debounce time.Duration, flux bool) {
+	e.startWith(ctx, fedgenFlags{Debounce: debounce, Flux: flux})
+}
+
+// startWith is start with every setting.
+func (e *env) startWith(ctx context.Context, f fedgenFlags) {
+	debounce, flux := f.Debounce, f.Flux
+	local := e.fleet.Cluster("west").Config()
+	if f.ClientDefaults {
+		local = rest.CopyConfig(local)
+		local.QPS, local.Burst = 0, 0
+	}
 	o := reconciler.Options{
-		Local:         e.fleet.Cluster("west").Config(),
+		Local:         local,
 		ClusterName:   "west",
 		LinkNamespace: e.linkNS,
 		LocalSelector: labels.SelectorFromSet(labels.Set{memberLabel: "member", benchLabel: e.id}),

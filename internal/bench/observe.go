@@ -59,6 +59,19 @@ func (r *recorder) first(t time.Time, msg string, match func(record) bool) (reco
 	return record{}, false
 }
 
+// last returns the time of the last line with message msg (zero when
+// there is none).
+func (r *recorder) last(msg string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.records) - 1; i >= 0; i-- {
+		if r.records[i].msg == msg {
+			return r.records[i].at
+		}
+	}
+	return time.Time{}
+}
+
 // count counts the lines with message msg logged in [from, to).
 func (r *recorder) count(from, to time.Time, msg string) int {
 	r.mu.Lock()

@@ -51,6 +51,9 @@ func Render(ctx context.Context, cfg RenderConfig) (*Table, error) {
 	start := time.Now()
 	var biggest RenderSize
 	var biggestFull, biggestInc time.Duration
+	// Chart lines, by endpoints; sizes with the same endpoints (50 ×
+	// 1,000 and 10 × 5,000) are two points at one x.
+	var eps, fulls, incs, peaks, inputs []float64
 	for _, size := range cfg.Sizes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -88,11 +91,20 @@ func Render(ctx context.Context, cfg RenderConfig) (*Table, error) {
 		t.AddRow(fmt.Sprintf("%d × %s × %d", size.Clusters, thousands(size.Services), size.Endpoints), thousands(size.total()),
 			ms(full), fmt.Sprintf("%.0f", float64(full.Nanoseconds())/float64(size.total())), mb(peakHeap), mb(inputHeap),
 			thousands(size.Services+1), mb(uint64(written)), ms(one50), ms(p50), ms(p99))
+		eps = append(eps, float64(size.total()))
+		fulls, incs = append(fulls, msFloat(full)), append(incs, msFloat(p50))
+		peaks, inputs = append(peaks, mbFloat(peakHeap)), append(inputs, mbFloat(inputHeap))
 		if size.total() >= biggest.total() {
 			biggest, biggestFull, biggestInc = size, full, p50
 		}
 	}
 	t.Elapsed = time.Since(start)
+	t.Charts = append(t.Charts,
+		LineChart("render-time", "Render time by endpoints (log-log)", "endpoints (clusters × services × endpoints)", "ms",
+			[]Line{{Name: "full render", X: eps, Y: fulls}, {Name: "incremental, one change (p50)", X: eps, Y: incs}}, true, true).
+			HLine("incremental goal: 20 ms", 20),
+		LineChart("render-heap", "Heap by endpoints", "endpoints (clusters × services × endpoints)", "MiB",
+			[]Line{{Name: "members' objects (input)", X: eps, Y: inputs}, {Name: "peak during a full render, above the input", X: eps, Y: peaks}}, true, false))
 	if biggest.total() > 0 {
 		t.Goal(biggestFull < 15*time.Second, "full render of %d × %s × %d under 15 s: %s", biggest.Clusters, thousands(biggest.Services), biggest.Endpoints, ms(biggestFull))
 		t.Goal(biggestInc < 20*time.Millisecond, "incremental re-render of %d × %s × %d under 20 ms: p50 %s", biggest.Clusters, thousands(biggest.Services), biggest.Endpoints, ms(biggestInc))

@@ -67,6 +67,8 @@ type Table struct {
 	Notes []string
 	// Elapsed is how long the scenario took, set-up included.
 	Elapsed time.Duration
+	// Charts are shown before the table (BoxChart, LineChart).
+	Charts []Chart
 }
 
 // AddRow appends a row of formatted cells.
@@ -92,9 +94,16 @@ func (t *Table) Note(format string, args ...any) {
 	t.Notes = append(t.Notes, fmt.Sprintf(format, args...))
 }
 
-// Markdown writes the table as a section of docs/benchmarks.md.
-func (t *Table) Markdown(w io.Writer) {
+// Markdown writes the table as a section of docs/benchmarks.md, its
+// charts as links to chartDir/<name>.svg (relative to the report; no
+// charts when chartDir is empty).
+func (t *Table) Markdown(w io.Writer, chartDir string) {
 	fmt.Fprintf(w, "## %s\n\n", t.Title)
+	if chartDir != "" {
+		for _, c := range t.Charts {
+			fmt.Fprintf(w, "![%s](%s/%s.svg)\n\n", c.Title, chartDir, c.Name)
+		}
+	}
 	fmt.Fprintf(w, "Machine: %s; scenario took %s.\n\n", t.Machine, t.Elapsed.Round(time.Second))
 	fmt.Fprintf(w, "| %s |\n", strings.Join(t.Header, " | "))
 	fmt.Fprintf(w, "|%s\n", strings.Repeat("---|", len(t.Header)))
@@ -172,6 +181,12 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.2f s", v/1000)
 	}
 }
+
+// msFloat is a duration in milliseconds, for charts.
+func msFloat(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// mbFloat is bytes in MiB, for charts.
+func mbFloat(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // mb formats bytes in MiB.
 func mb(b uint64) string {

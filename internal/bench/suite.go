@@ -77,16 +77,16 @@ func scenarios() []scenario {
 			return Churn(ctx, s.fleet, cfg)
 		}},
 		{5, true, func(ctx context.Context, s *suite) (*Table, error) {
-			cfg := E2EConfig{Runs: 30, Debounce: 100 * time.Millisecond}
+			cfg := E2EConfig{Runs: 30, Sets: DefaultE2ESets()}
 			if s.small {
 				cfg.Runs = 3
 			}
 			return EndToEnd(ctx, s.fleet, cfg)
 		}},
 		{6, true, func(ctx context.Context, s *suite) (*Table, error) {
-			cfg := BurstConfig{Services: 50, Runs: 5, Debounce: 100 * time.Millisecond}
+			cfg := BurstConfig{Services: 50, Runs: 5, Debounce: time.Second}
 			if s.small {
-				cfg = BurstConfig{Services: 10, Runs: 2, Debounce: 100 * time.Millisecond}
+				cfg = BurstConfig{Services: 10, Runs: 2, Debounce: time.Second}
 			}
 			return Burst(ctx, s.fleet, cfg)
 		}},
@@ -219,8 +219,16 @@ func writeMarkdown(opts SuiteOptions, m Machine, total time.Duration, tables []*
 	}
 	tables = slices.Clone(tables)
 	slices.SortFunc(tables, func(a, b *Table) int { return cmp.Compare(a.Title, b.Title) })
+	// The charts go into a folder named after the report, beside it:
+	// docs/benchmarks.md shows docs/benchmarks/*.svg.
+	chartDir := strings.TrimSuffix(filepath.Base(opts.Out), filepath.Ext(opts.Out))
 	for _, t := range tables {
-		t.Markdown(&b)
+		for _, c := range t.Charts {
+			if _, err := c.write(filepath.Join(filepath.Dir(opts.Out), chartDir)); err != nil {
+				return err
+			}
+		}
+		t.Markdown(&b, chartDir)
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Out), 0o755); err != nil {
 		return err
