@@ -41,7 +41,7 @@ func DefaultRenderConfig() RenderConfig {
 
 // Render is scenario 1: the full render of every size (time and peak heap
 // above the input), and the incremental re-render after one member's
-// change (rendercache, as the reconciler uses it).
+// change (rendercache.Update, told which service changed).
 func Render(ctx context.Context, cfg RenderConfig) (*Table, error) {
 	t := &Table{
 		Title:   "1. Render",
@@ -113,7 +113,7 @@ func Render(ctx context.Context, cfg RenderConfig) (*Table, error) {
 		t.Note("What limits the incremental render (go test ./internal/rendercache -bench Incremental/100x5000 -cpuprofile, then go tool pprof): the render of the changed service itself (one member per cluster) and copying the folder's two maps (file per path, rendering per service, one entry per federated Service) so that the folder already handed out stays as it was; on a loaded machine, waiting for a core.")
 	}
 	t.Note("Full render is generator.Render of the whole input on %d cores; peak heap is the highest live heap during the render above the heap before it (sampled every 5 ms), input heap what the members' objects take.", runtime.GOMAXPROCS(0))
-	t.Note("Incremental: one member's EndpointSlice gets a new endpoint and resourceVersion, then rendercache.Update (the reconciler's renderer), told which federated Service changed as the reconciler's watches tell it, renders that one service again and updates the folder, without a pass over the other members; %d changes per size. Each is checked to render exactly one service and to write the new address; \"the changed service alone\" is generator.RenderService of that one service, checked to give the same file. internal/rendercache's tests check that the folder is byte for byte a full render's.", cfg.Incremental)
+	t.Note("Incremental: one member's EndpointSlice gets a new endpoint and resourceVersion, then rendercache.Update, told which federated Service changed, renders that one service again and updates the folder, without a pass over the other members; %d changes per size. Each is checked to render exactly one service and to write the new address; \"the changed service alone\" is generator.RenderService of that one service, checked to give the same file. internal/rendercache's tests check that the folder is byte for byte a full render's. The reconciler does not call Update yet: it renders through rendercache.Render, a pass over every member per change, until its watches hand over which services changed.", cfg.Incremental)
 	return t, nil
 }
 
@@ -135,8 +135,8 @@ func checkFull(out *generator.Output, size RenderSize) error {
 }
 
 // incremental warms a cache and times n one-member changes: the whole
-// incremental render (told which service changed, as the reconciler's
-// watches tell it), and the render of the changed service alone.
+// incremental render (told which service changed), and the render of the
+// changed service alone.
 func incremental(in *generator.Input, size RenderSize, n int) (whole, alone []time.Duration, err error) {
 	c := rendercache.New()
 	first, _, err := c.Render(*in)
