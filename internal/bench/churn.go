@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -133,15 +134,22 @@ func Churn(ctx context.Context, fleet *localcluster.Fleet, cfg ChurnConfig) (*Ta
 	return t, nil
 }
 
-// dirSize sums the sizes of the files under dir.
+// dirSize sums the sizes of the files under dir. A file removed while it
+// is walked (fedgen pruning its --git-cache-dir meanwhile) counts nothing.
 func dirSize(dir string) (int64, error) {
 	var n int64
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		if d.Type().IsRegular() {
 			info, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
