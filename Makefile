@@ -1,6 +1,7 @@
 # fedgen — build, test and run the walk-through.
 #
 #   make demo    the seed's three-cluster walk-through on local clusters
+#   make demo-review  the same with --push-branch: the join as a pull request on Gitea
 #   make test    every test (builds the cluster tools first when missing)
 #   make bench   the benchmark suite; writes docs/benchmarks.md
 #   make image   fedgen's OCI image (linux/amd64, linux/arm64) into _out/image
@@ -12,7 +13,7 @@ GO    ?= go
 BIN   := $(CURDIR)/bin
 PKGS  := ./...
 
-.PHONY: all build rig test unit lint tools generate demo bench soak golden image release clean
+.PHONY: all build rig test unit lint tools generate demo demo-review bench soak golden image release clean
 
 # What `fedgen version` says, stamped into every build; the image and the
 # release take the same.
@@ -86,6 +87,12 @@ golden:
 ## traffic over a pod network (network namespaces, kube-proxy, CoreDNS)
 demo: tools build rig
 	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./examples/walkthrough/demo
+
+## demo-review: the walk-through in review mode, on Gitea: the join shows up as
+## a pull request, merged through Gitea's API; then a pod IP change reaches west
+## without one
+demo-review: tools build
+	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./examples/walkthrough/demo -review
 
 ## bench: the benchmark suite at the issue's sizes (about 10 minutes on 2
 ## cores); writes docs/benchmarks.md, and a CPU profile per scenario into

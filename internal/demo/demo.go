@@ -21,6 +21,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/fedgen/fedgen/internal/rig/forge"
 	"github.com/fedgen/fedgen/internal/rig/localcluster"
 	"github.com/fedgen/fedgen/internal/rig/podnet"
 )
@@ -81,6 +82,9 @@ type Options struct {
 	// DualStack gives the clusters IPv6 Service ranges and bb's pods IPv6
 	// addresses too (PodIPv6s).
 	DualStack bool
+	// Review runs the review variant: the fleet repository on Gitea, fedgen
+	// with --push-branch and pull requests (see WalkReview).
+	Review bool
 }
 
 // Launcher returns the command that runs fedgen with args; files are the
@@ -98,6 +102,7 @@ type Demo struct {
 	out    io.Writer
 	fleet  *localcluster.Fleet
 	url    string
+	repo   *forge.Repo // the review variant's repository on Gitea
 	fedgen *fedgenProcess
 	step   int
 	// pods are bb's Pods by cluster, as created in step 3.

@@ -45,15 +45,7 @@ func (d *Demo) Federate(ctx context.Context) (*State, error) {
 			return nil, fmt.Errorf("step 4: %w", err)
 		}
 	}
-	d.cmd("kubectl --context=west apply -k config/rbac   # fedgen's ServiceAccount and RBAC")
-	if err := d.applyRBAC(ctx); err != nil {
-		return nil, fmt.Errorf("step 4: %w", err)
-	}
-	kc, err := d.serviceAccountKubeconfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("step 4: %w", err)
-	}
-	if err := d.startFedgen(kc); err != nil {
+	if err := d.startFedgenAsServiceAccount(ctx); err != nil {
 		return nil, fmt.Errorf("step 4: %w", err)
 	}
 	want := d.endpointsOf(Clusters...)
@@ -71,6 +63,23 @@ func (d *Demo) Federate(ctx context.Context) (*State, error) {
 		return nil, fmt.Errorf("step 4: %w", err)
 	}
 	return st, nil
+}
+
+// startFedgenAsServiceAccount applies config/rbac and starts fedgen with
+// its ServiceAccount's permissions.
+func (d *Demo) startFedgenAsServiceAccount(ctx context.Context) error {
+	d.cmd("kubectl --context=west apply -k config/rbac   # fedgen's ServiceAccount and RBAC")
+	if err := d.applyRBAC(ctx); err != nil {
+		return err
+	}
+	if err := d.createReviewSecret(ctx); err != nil {
+		return err
+	}
+	kc, err := d.serviceAccountKubeconfig(ctx)
+	if err != nil {
+		return err
+	}
+	return d.startFedgen(kc)
 }
 
 // Leave is step 5: north's bb loses the label; the next commit withdraws
@@ -191,7 +200,13 @@ func (d *Demo) commits() ([]string, error) {
 
 // git runs git on the fleet repository (as a user's clone would show it).
 func (d *Demo) git(args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{"--git-dir", d.fleet.Git().RepoPath(Repo)}, args...)...)
+	dir := ""
+	if d.repo != nil {
+		dir = d.fleet.Forge().RepoPath(*d.repo)
+	} else {
+		dir = d.fleet.Git().RepoPath(Repo)
+	}
+	cmd := exec.Command("git", append([]string{"--git-dir", dir}, args...)...)
 	cmd.Env = gitserver.GitEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -235,12 +250,17 @@ func (d *Demo) show(s *State, links []string) {
 	for _, l := range links {
 		d.say("")
 		d.cmd("kubectl --context=west -n %s get link %s -o yaml | yq .status.federatedServices", LinkNamespace, l)
-		b, _ := yaml.Marshal(map[string]any{"federatedServices": s.Links[l]})
-		if len(s.Links[l]) == 0 {
-			b = []byte("federatedServices: []   # no entry from fedgen: bb is not a member in " + l + "\n")
-		}
-		d.say("%s", indent(string(b)))
+		d.say("%s", indent(linkYAML(s, l)))
 	}
+}
+
+// linkYAML is link's fedgen entries as `kubectl get -o yaml` shows them.
+func linkYAML(s *State, link string) string {
+	if len(s.Links[link]) == 0 {
+		return "federatedServices: []   # no entry from fedgen: bb is not a member in " + link + "\n"
+	}
+	b, _ := yaml.Marshal(map[string]any{"federatedServices": s.Links[link]})
+	return string(b)
 }
 
 func indent(s string) string {

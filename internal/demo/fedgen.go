@@ -113,6 +113,7 @@ func (d *Demo) startFedgen(kubeconfig string) error {
 		"--metrics-addr=" + metrics,
 		"--health-addr=" + health,
 	}
+	args = append(args, d.reviewArgs()...)
 	d.cmd("fedgen %s &", strings.Join(args, " \\\n    "))
 	logPath := filepath.Join(d.fleet.Dir(), "fedgen.log")
 	logf, err := os.Create(logPath)

@@ -26,7 +26,8 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	fo := localcluster.Options{
 		Clusters:  Clusters,
 		Flux:      Local,
-		GitServer: true,
+		GitServer: !opts.Review,
+		Forge:     opts.Review,
 		LinkCRD:   localcluster.LinkCRDUpstream,
 		Dir:       opts.Dir,
 		BinDir:    opts.BinDir,
@@ -49,9 +50,13 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	}
 	d.cmd("export KUBECONFIG=%s   # contexts west, east, north", fleet.KubeconfigPath())
 
-	d.url, err = fleet.Git().CreateRepoWithFiles(Repo, map[string][]byte{
-		"README.md": []byte("# fleet\n\nWhat Flux applies to the clusters. fedgen owns " + Folder + "/.\n"),
-	})
+	if opts.Review {
+		err = d.startForgeRepo(ctx)
+	} else {
+		d.url, err = fleet.Git().CreateRepoWithFiles(Repo, map[string][]byte{
+			"README.md": []byte("# fleet\n\nWhat Flux applies to the clusters. fedgen owns " + Folder + "/.\n"),
+		})
+	}
 	if err != nil {
 		d.Stop()
 		return nil, fmt.Errorf("step 1: creating the fleet repository: %w", err)
@@ -74,6 +79,9 @@ func (d *Demo) applyFlux(ctx context.Context) error {
 		return fmt.Errorf("reading examples/flux/gitrepository.yaml: %w", err)
 	}
 	if err := unstructured.SetNestedField(repo.Object, d.url, "spec", "url"); err != nil {
+		return err
+	}
+	if err := d.reviewGitRepository(repo); err != nil {
 		return err
 	}
 	manifest, err := yaml.Marshal(repo.Object)
@@ -140,7 +148,11 @@ func (d *Demo) Stop() {
 	}
 	pods := d.fleet.PodNetwork() != nil
 	d.fleet.Stop()
-	d.say("Flux, the kube-apiservers, etcd and the Git server stopped")
+	if d.repo != nil {
+		d.say("Flux, the kube-apiservers, etcd and Gitea stopped")
+	} else {
+		d.say("Flux, the kube-apiservers, etcd and the Git server stopped")
+	}
 	if pods {
 		d.say("the pods, kube-proxy and CoreDNS stopped; the network namespaces are deleted")
 	}

@@ -7,6 +7,7 @@
 // leaves it running until interrupted).
 //
 //	make demo                             # builds what it needs, then runs this
+//	make demo-review                      # the review variant: pull requests on Gitea
 //	go run ./examples/walkthrough/demo --keep
 //
 // It exits 0 only if every step reached its expected state.
@@ -32,16 +33,17 @@ func main() {
 	fedgen := flag.String("fedgen", "", "the fedgen binary (default: $"+localcluster.BinDirEnv+"/fedgen, else built with go build)")
 	timeout := flag.Duration("step-timeout", 60*time.Second, "how long a step waits for its expected state")
 	dualStack := flag.Bool("dual-stack", false, "IPv6 Service ranges and pod addresses too; step 6 also asks over IPv6")
+	review := flag.Bool("review", false, "the review variant: the fleet repository on Gitea, fedgen with --push-branch opening a pull request for the join, merged as a reviewer would")
 	flag.Parse()
 	start := time.Now()
-	if err := run(*keep, *fedgen, *timeout, *dualStack); err != nil {
+	if err := run(*keep, *review, *fedgen, *timeout, *dualStack); err != nil {
 		fmt.Fprintf(os.Stderr, "\ndemo failed after %s: %v\n", time.Since(start).Round(100*time.Millisecond), err)
 		os.Exit(1)
 	}
 	fmt.Printf("\ndemo passed in %s\n", time.Since(start).Round(100*time.Millisecond))
 }
 
-func run(keep bool, fedgen string, timeout time.Duration, dualStack bool) error {
+func run(keep, review bool, fedgen string, timeout time.Duration, dualStack bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if fedgen == "" {
@@ -50,9 +52,10 @@ func run(keep bool, fedgen string, timeout time.Duration, dualStack bool) error 
 			return err
 		}
 	}
-	opts := demo.Options{Out: os.Stdout, Fedgen: fedgen, StepTimeout: timeout, DualStack: dualStack}
+	opts := demo.Options{Out: os.Stdout, Fedgen: fedgen, StepTimeout: timeout, DualStack: dualStack, Review: review}
 	// Step 6 needs root; without it the walk-through says so at step 6.
-	if demo.TrafficUnavailable() == nil {
+	// The review variant is about Git and the forge: it sends no traffic.
+	if demo.TrafficUnavailable() == nil && !review {
 		bb, err := findBinary("bb", demo.BuildBB)
 		if err != nil {
 			return err
@@ -71,7 +74,11 @@ func run(keep bool, fedgen string, timeout time.Duration, dualStack bool) error 
 		return err
 	}
 	defer d.Stop()
-	if err := d.Walk(ctx); err != nil {
+	walk := d.Walk
+	if review {
+		walk = func(ctx context.Context) error { _, err := d.WalkReview(ctx); return err }
+	}
+	if err := walk(ctx); err != nil {
 		d.Fleet().LogTails(os.Stderr, 10)
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -88,4 +89,10 @@ func (g *Gitea) WaitBranch(ctx context.Context, repo, branch, sha string) error 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// RepoPath is the bare repository's folder on disk, for reading it with
+// git as a clone would show it.
+func (g *Gitea) RepoPath(repo Repo) string {
+	return filepath.Join(g.dir, "repositories", strings.ToLower(repo.Owner), strings.ToLower(repo.Name)+".git")
 }
