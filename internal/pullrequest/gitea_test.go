@@ -165,7 +165,7 @@ func TestGiteaPullRequestMergedInEachStyle(t *testing.T) {
 			if len(prs) != 1 || out2.Number != out.Number {
 				t.Fatalf("after the second push: outcome %+v, pull requests %s; want the same one", out2, describe(prs))
 			}
-			if prs[0].Title != "Federate shop/web-federated: east joins, north joins" || !strings.Contains(prs[0].Body, sha2[:12]) {
+			if prs[0].Title != "Federate shop/web-federated: east and north join" || !strings.Contains(prs[0].Body, sha2[:12]) {
 				t.Errorf("title %q / body not rewritten:\n%s", prs[0].Title, prs[0].Body)
 			}
 
@@ -173,6 +173,11 @@ func TestGiteaPullRequestMergedInEachStyle(t *testing.T) {
 			// and fedgen leaves the merged pull request alone.
 			if err := forgeServer.Merge(c.ctx, c.repo, out.Number, style); err != nil {
 				t.Fatal(err)
+			}
+			// fedgen may sync the proposal it had before it noticed the
+			// merge: that opens nothing.
+			if stale := c.sync(p2); stale.Number != out.Number || len(c.pulls()) != 1 {
+				t.Fatalf("the proposal from before the merge, synced after it: outcome %+v, pull requests %s; want nothing new", stale, describe(c.pulls()))
 			}
 			after := c.sync(Proposal{Cluster: "west", Base: "main", BaseCommit: c.head("main")})
 			if after != (Outcome{}) {

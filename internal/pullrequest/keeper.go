@@ -38,6 +38,10 @@ type KeeperOptions struct {
 	// OnChange, when set, is called (from Run's goroutine) after the
 	// Outcome changed.
 	OnChange func(Outcome)
+	// MayWrite, when set, is asked before every change on the forge
+	// (open, rewrite, close); an error skips the change and fails the
+	// sync (a replica that is no longer the leader).
+	MayWrite func() error
 	// Log receives one line per pull request opened, updated, closed or
 	// declined; never the token.
 	Log *slog.Logger
@@ -69,6 +73,7 @@ type Keeper struct {
 	proposal  *Proposal
 	submitted chan struct{}
 	lastBase  string // BaseCommit of the last proposal that was not empty
+	lastOpen  int64  // the pull request last found or made open
 }
 
 // NewKeeper returns a Keeper for opts.
@@ -169,6 +174,7 @@ func (k *Keeper) sync(ctx context.Context, p Proposal) (Outcome, error) {
 		return Outcome{}, k.closeEmpty(ctx, latest, p)
 	}
 	k.mu.Lock()
+	prevBase, prevOpen := k.lastBase, k.lastOpen
 	k.lastBase = p.BaseCommit
 	k.mu.Unlock()
 
@@ -178,22 +184,37 @@ func (k *Keeper) sync(ctx context.Context, p Proposal) (Outcome, error) {
 		switch latest.State {
 		case Open:
 			if latest.Title != want.Title || latest.Body != want.Body {
+				if err := k.mayWrite(); err != nil {
+					return Outcome{}, err
+				}
 				if latest, err = prov.Update(ctx, latest.Number, want); err != nil {
 					return Outcome{}, err
 				}
 				k.opts.Log.Info("pull request updated", "url", latest.URL, "title", want.Title)
 			}
+			k.setOpen(latest.Number)
 			return Outcome{Number: latest.Number, URL: latest.URL, Fingerprint: fp}, nil
+		case Merged:
+			// Merged while this proposal, made on the followed branch as
+			// it was before the merge, was being kept: the next proposal,
+			// made on the merge, says what is left to propose.
+			if latest.Number == prevOpen && p.BaseCommit == prevBase {
+				return Outcome{Number: latest.Number, URL: latest.URL, Fingerprint: fp}, nil
+			}
 		case Closed:
 			if was, byFedgen := BodyFingerprint(latest.Body); was == fp && !byFedgen {
 				return Outcome{Number: latest.Number, URL: latest.URL, Declined: true, Fingerprint: fp}, nil
 			}
 		}
 	}
+	if err := k.mayWrite(); err != nil {
+		return Outcome{}, err
+	}
 	pr, err := k.create(ctx, want)
 	if err != nil {
 		return Outcome{}, err
 	}
+	k.setOpen(pr.Number)
 	k.opts.Log.Info("pull request opened", "url", pr.URL, "title", want.Title)
 	return Outcome{Number: pr.Number, URL: pr.URL, Fingerprint: fp}, nil
 }
@@ -246,6 +267,9 @@ func (k *Keeper) closeEmpty(ctx context.Context, pr *PullRequest, p Proposal) er
 		pr = again
 		why = fmt.Sprintf("fedgen closes this pull request: `%s` already holds everything it proposed (commit %s reached it by another way).", k.opts.Base, shortSHA(p.BaseCommit))
 	}
+	if err := k.mayWrite(); err != nil {
+		return err
+	}
 	// Mark the body first, so that a restarted fedgen does not take the
 	// closed pull request for a person's decline.
 	if _, err := k.opts.Provider.Update(ctx, pr.Number, Content{Title: pr.Title, Body: MarkClosedByFedgen(pr.Body)}); err != nil {
@@ -255,6 +279,22 @@ func (k *Keeper) closeEmpty(ctx context.Context, pr *PullRequest, p Proposal) er
 		return err
 	}
 	k.opts.Log.Info("pull request closed", "url", pr.URL, "reason", why)
+	return nil
+}
+
+func (k *Keeper) setOpen(number int64) {
+	k.mu.Lock()
+	k.lastOpen = number
+	k.mu.Unlock()
+}
+
+func (k *Keeper) mayWrite() error {
+	if k.opts.MayWrite == nil {
+		return nil
+	}
+	if err := k.opts.MayWrite(); err != nil {
+		return fmt.Errorf("not changing the pull request: %w", err)
+	}
 	return nil
 }
 

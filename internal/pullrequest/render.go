@@ -69,6 +69,10 @@ type Proposal struct {
 	// AllReviewed is true with --review=all: endpoint changes wait for a
 	// review too.
 	AllReviewed bool
+	// ContentKey, when set, identifies the proposal's content beyond its
+	// changes (with --review=all, the proposed files: which endpoints is
+	// part of what is reviewed, and declined).
+	ContentKey string
 }
 
 // maxTitle keeps titles short enough for forges' lists.
@@ -92,29 +96,35 @@ func Fingerprint(p Proposal) string {
 	for _, c := range sortedChanges(p.Changes) {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\n", c.Service, c.Cluster, c.Kind, c.Detail)
 	}
+	if p.ContentKey != "" {
+		fmt.Fprintf(h, "content\x00%s\n", p.ContentKey)
+	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Title says what the proposal federates, in at most maxTitle characters:
-// "Federate shop/web: east joins", "Federate shop/web, shop/api: 3
-// changes", "Federate a/x and 3 more: 4 changes".
+// Title says what the proposal federates, in at most maxTitle bytes:
+// "Federate shop/web-federated (new): east and north join",
+// "Federate shop/web-federated: east leaves, ports changed",
+// "Federate shop/web-federated and 2 more: 5 changes".
 func Title(p Proposal) string {
 	cs := sortedChanges(p.Changes)
-	var services, phrases []string
+	var services []string
 	for _, c := range cs {
 		if !slices.Contains(services, c.Service) {
 			services = append(services, c.Service)
 		}
-		phrases = append(phrases, phrase(c))
 	}
-	if len(services) == 1 {
-		if t := "Federate " + services[0] + ": " + strings.Join(phrases, ", "); len(t) <= maxTitle {
+	switch len(services) {
+	case 0:
+		return "Federate: no changes"
+	case 1:
+		if t := "Federate " + serviceSummary(services[0], cs); len(t) <= maxTitle {
 			return t
 		}
 	}
 	summary := fmt.Sprintf(": %d changes", len(cs))
 	if len(cs) == 1 {
-		summary = ": " + phrases[0]
+		summary = ": 1 change"
 	}
 	// As many services by name as fit, then how many more.
 	for n := len(services); n > 1; n-- {
@@ -126,9 +136,6 @@ func Title(p Proposal) string {
 			return t
 		}
 	}
-	if len(services) == 0 {
-		return "Federate: no changes"
-	}
 	more := ""
 	if len(services) > 1 {
 		more = fmt.Sprintf(" and %d more", len(services)-1)
@@ -136,22 +143,60 @@ func Title(p Proposal) string {
 	return truncate("Federate "+services[0]+more+summary, maxTitle)
 }
 
-// phrase is a change in a few words, for the title.
-func phrase(c Change) string {
-	switch c.Kind {
-	case Joined:
-		return c.Cluster + " joins"
-	case Left:
-		return c.Cluster + " leaves"
-	case ServiceAdded:
-		return "new federated service"
-	case ServiceRemoved:
-		return "federated service removed"
-	case EndpointsChanged:
-		return c.Cluster + " endpoints"
-	default:
-		return string(c.Kind)
+// serviceSummary is one federated Service's changes in a few words:
+// "shop/web-federated (new): east and north join, west leaves".
+func serviceSummary(service string, cs []Change) string {
+	var joined, left, other []string
+	status, endpoints := "", false
+	for _, c := range cs {
+		if c.Service != service {
+			continue
+		}
+		switch c.Kind {
+		case ServiceAdded:
+			status = " (new)"
+		case ServiceRemoved:
+			status = " (removed)"
+		case Joined:
+			joined = append(joined, c.Cluster)
+		case Left:
+			left = append(left, c.Cluster)
+		case EndpointsChanged:
+			endpoints = true
+		default:
+			other = append(other, string(c.Kind))
+		}
 	}
+	var parts []string
+	if len(joined) > 0 {
+		parts = append(parts, prose(joined)+verb(joined, " joins", " join"))
+	}
+	if len(left) > 0 {
+		parts = append(parts, prose(left)+verb(left, " leaves", " leave"))
+	}
+	parts = append(parts, other...)
+	if endpoints {
+		parts = append(parts, string(EndpointsChanged))
+	}
+	if len(parts) == 0 {
+		return service + status
+	}
+	return service + status + ": " + strings.Join(parts, ", ")
+}
+
+// prose lists names: "east", "east and north", "a, b and c".
+func prose(names []string) string {
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func verb(names []string, one, many string) string {
+	if len(names) == 1 {
+		return one
+	}
+	return many
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
