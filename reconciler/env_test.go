@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -26,6 +27,7 @@ import (
 
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/internal/rig/forge"
 	"github.com/fedgen/fedgen/internal/rig/localcluster"
 	"github.com/fedgen/fedgen/reconciler"
 )
@@ -49,6 +51,7 @@ func TestMain(m *testing.M) {
 		Clusters:  []string{"west", "east", "north"},
 		Flux:      "west",
 		GitServer: true,
+		Forge:     true, // Gitea, for the pull-request tests
 		LinkCRD:   localcluster.LinkCRDUpstream,
 	})
 	cancel()
@@ -82,12 +85,22 @@ type env struct {
 	linkNS string
 	repo   string
 	url    string
+	// forge is the test's repository on Gitea (withForge); nil when it is
+	// on the Git server.
+	forge *forge.Repo
 }
 
 // envOption changes how newEnv sets a test up.
 type envOption func(*envConfig)
 
-type envConfig struct{ fluxPath string }
+type envConfig struct {
+	fluxPath string
+	forge    bool
+}
+
+// withForge puts the test's repository on Gitea instead of the Git
+// server: Flux and fedgen reach it with the forge's token.
+func withForge() envOption { return func(c *envConfig) { c.forge = true } }
 
 // withFluxPath makes the test's Kustomization apply path instead of
 // fedgen's folder.
@@ -106,16 +119,27 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		e.createNamespace(c.Name(), e.ns)
 	}
 	e.createNamespace("west", e.linkNS)
-	url, err := fleet.Git().CreateRepo(e.repo)
-	if err != nil {
-		t.Fatalf("creating repository: %v", err)
-	}
-	e.url = url
 	cfg := envConfig{fluxPath: "./" + folder}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	err = fleet.Flux().AddGitSource(ctx, localcluster.GitSource{Name: e.repo, URL: url, Path: cfg.fluxPath, Interval: time.Hour})
+	src := localcluster.GitSource{Name: e.repo, Path: cfg.fluxPath, Interval: time.Hour}
+	if cfg.forge {
+		repo, err := fleet.Forge().CreateRepo(ctx, e.repo)
+		if err != nil {
+			t.Fatalf("creating repository on Gitea: %v", err)
+		}
+		e.forge, e.url = &repo, repo.CloneURL
+		src.Username, src.Password = forge.Username, fleet.Forge().Token()
+	} else {
+		url, err := fleet.Git().CreateRepo(e.repo)
+		if err != nil {
+			t.Fatalf("creating repository: %v", err)
+		}
+		e.url = url
+	}
+	src.URL = e.url
+	err := fleet.Flux().AddGitSource(ctx, src)
 	if err != nil {
 		t.Fatalf("adding the Flux source: %v", err)
 	}
@@ -289,13 +313,30 @@ func (e *env) options() reconciler.Options {
 		ClusterName:       "west",
 		LinkNamespace:     e.linkNS,
 		LocalSelector:     labels.SelectorFromSet(labels.Set{"mirror.linkerd.io/federated": "member", testLabel: e.id}),
-		Git:               gitrepo.Options{URL: e.url, Branch: "main", Path: folder},
+		Git:               gitrepo.Options{URL: e.url, Branch: "main", Path: folder, Auth: e.gitAuth()},
 		Debounce:          200 * time.Millisecond,
 		FluxKustomization: &types.NamespacedName{Namespace: localcluster.FluxNamespace, Name: e.repo},
 		FluxSource:        &types.NamespacedName{Namespace: localcluster.FluxNamespace, Name: e.repo},
 		ProbeInterval:     time.Second,
 		Log:               slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
+}
+
+// gitAuth is fedgen's Git credentials: the forge's token on Gitea, none
+// on the Git server.
+func (e *env) gitAuth() transport.AuthMethod {
+	if e.forge == nil {
+		return nil
+	}
+	return fleet.Forge().Auth()
+}
+
+// repoPath is the test's bare repository on disk.
+func (e *env) repoPath() string {
+	if e.forge != nil {
+		return fleet.Forge().RepoPath(*e.forge)
+	}
+	return fleet.Git().RepoPath(e.repo)
 }
 
 // start runs a reconciler until the test ends (or stop is called).
@@ -334,7 +375,7 @@ func (e *env) eventually(what string, d time.Duration, cond func() (bool, string
 // gitLog returns one formatted entry per commit on main, newest first.
 func (e *env) gitLog(format string) []string {
 	e.t.Helper()
-	out, err := exec.Command("git", "--git-dir", fleet.Git().RepoPath(e.repo), "log", "-z", "--format="+format, "main").CombinedOutput()
+	out, err := exec.Command("git", "--git-dir", e.repoPath(), "log", "-z", "--format="+format, "main").CombinedOutput()
 	if err != nil {
 		if strings.Contains(string(out), "does not have any commits") || strings.Contains(string(out), "unknown revision") {
 			return nil

@@ -165,6 +165,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.pollFollowedBranch(ctx) }()
 	}
+	r.startPullRequests(ctx, func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	})
 	if r.opts.FluxSource != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.watchSource(ctx) }()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fedgen/fedgen/generator"
 	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/internal/pullrequest"
 	"github.com/fedgen/fedgen/internal/reviewscope"
 	"github.com/fedgen/fedgen/reconciler/flux"
 	"github.com/fedgen/fedgen/reconciler/members"
@@ -65,9 +66,10 @@ type ReviewOptions struct {
 	// HookClient sends the hook's requests; default a client with a
 	// DefaultReviewHookTimeout timeout.
 	HookClient *http.Client
-	// PullRequests, when set, keeps a forge's pull request for the review
-	// branch in step with what it proposes (--pull-request-provider).
-	PullRequests PullRequests
+	// PullRequest, when set, is the forge on which fedgen keeps the review
+	// branch's pull request in step with what it proposes
+	// (--pull-request-provider; see pullrequest.go).
+	PullRequest pullrequest.Provider
 }
 
 // Proposal is what the review branch proposes: what a pull request's
@@ -86,16 +88,6 @@ type Proposal struct {
 	// Commits are the review branch's commits the followed branch does
 	// not have, oldest first (empty when Changes is).
 	Commits []gitrepo.CommitInfo
-}
-
-// PullRequests keeps a forge's pull request for the review branch in step
-// with the proposal.
-type PullRequests interface {
-	// Sync is called by the loop after each publish that changed the
-	// proposal: open the pull request, rewrite its title and body, or
-	// close it when p has no changes. It returns the pull request's URL
-	// ("" when none is open), which Link status messages then name.
-	Sync(ctx context.Context, p Proposal) (url string, err error)
 }
 
 func (o *ReviewOptions) setDefaults() {
@@ -168,9 +160,12 @@ type reviewState struct {
 	// open is set while the review branch holds a proposal fedgen has
 	// not withdrawn (since this process started).
 	open bool
-	// pullRequest is the URL of the review branch's pull request ("" when
-	// none is known); status messages name it.
-	pullRequest string
+	// keeper keeps the review branch's pull request (nil without a
+	// forge); submitted is set once it was handed a proposal, fingerprint
+	// is the last one's (pullrequest.go).
+	keeper      *pullrequest.Keeper
+	submitted   bool
+	fingerprint string
 	// ownHead is the followed branch's head as fedgen last pushed it
 	// (review scope membership), so the poll does not take it for a merge.
 	ownHead atomic.Value // string
@@ -301,15 +296,7 @@ func (r *Reconciler) propose(ctx context.Context, res gitrepo.ReviewResult, base
 		}
 	}
 	r.rv.proposal = p
-	if r.opts.Review.PullRequests == nil || (prev.Head == p.Head && len(prev.Changes) == len(p.Changes) && !res.Pushed) {
-		return
-	}
-	url, err := r.opts.Review.PullRequests.Sync(ctx, p)
-	if err != nil {
-		r.opts.Log.Warn("updating the pull request", "error", err)
-		return
-	}
-	r.rv.pullRequest = url
+	r.submitProposal(prev, p, res.Pushed, files)
 }
 
 // publishFailed records a failed publish for status, metrics, health and

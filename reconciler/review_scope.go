@@ -170,7 +170,7 @@ func (r *Reconciler) fillReview(state *linkstatus.State) {
 	if h := r.rv.head; h != nil {
 		state.Review = &linkstatus.Revision{Commit: h.commit, Files: h.files}
 	}
-	state.PullRequest = r.rv.pullRequest
+	r.fillPullRequest(state)
 	sc := &r.rv.scope
 	if !r.scoped() || sc.approved == nil {
 		return

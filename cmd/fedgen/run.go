@@ -29,6 +29,7 @@ type runOptions struct {
 	in              inputFlags
 	git             gitFlags
 	review          reviewFlags
+	pullRequests    pullRequestFlags
 	debounce        time.Duration
 	fluxKustomiz    string
 	fluxSource      string
@@ -59,6 +60,7 @@ func newRunCommand() *cobra.Command {
 	o.in.bind(f)
 	o.git.bind(f)
 	o.review.bind(f)
+	o.pullRequests.bind(f)
 	f.DurationVar(&o.debounce, "debounce", reconciler.DefaultDebounce, "batching window: a change after a quiet period is published at once; changes within this window after a commit go into one commit at its end")
 	f.StringVar(&o.fluxKustomiz, "flux-kustomization", "", "namespace/name of the Flux Kustomization that applies the folder")
 	f.StringVar(&o.fluxSource, "flux-source", "", "namespace/name of the Flux GitRepository to ask for an immediate fetch after a push")
@@ -98,6 +100,9 @@ func (o *runOptions) run(ctx context.Context) error {
 		return err
 	}
 	opts.Review = o.review.options()
+	if opts.Review.PullRequest, err = o.pullRequests.build(ctx, opts.Local, opts.Git.URL, opts.Review.Branch); err != nil {
+		return err
+	}
 	metrics := reconciler.NewMetrics()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(

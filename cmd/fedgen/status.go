@@ -99,6 +99,9 @@ func (o *statusOptions) run(ctx context.Context, w io.Writer) error {
 	if len(rows) == 0 {
 		fmt.Fprintf(w, "no federated services reported on the Links of %s\n", o.linkNamespace)
 	}
+	if err := printPullRequests(w, rows); err != nil {
+		return err
+	}
 	if err := printSelectors(w, links, o.memberSelector); err != nil {
 		return err
 	}

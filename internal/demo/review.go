@@ -37,8 +37,10 @@ const MovedPodIP = "10.23.1.77"
 type ReviewState struct {
 	// PullRequest is the pull request fedgen opened for the join.
 	PullRequest *gitea.PullRequest
-	// PendingReview is the Links' state while it waited.
+	// PendingReview is the Links' state while it waited, and Status what
+	// `fedgen status` printed then.
 	PendingReview *State
+	Status        string
 	// Merged is the state once the merge reached Flux and the Links.
 	Merged *State
 	// MergeToMirrored is how long from the merge to both Links Mirrored.
@@ -185,6 +187,10 @@ func (d *Demo) Propose(ctx context.Context, rs *ReviewState) error {
 		return fmt.Errorf("step 4: bb-federated is in west before anyone merged: %s", rs.PendingReview)
 	}
 	d.say("bb-federated is not in west: nothing is on main until a reviewer merges.")
+	d.say("")
+	if rs.Status, err = d.status(); err != nil {
+		return fmt.Errorf("step 4: %w", err)
+	}
 	return nil
 }
 

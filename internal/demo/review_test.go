@@ -51,8 +51,11 @@ func TestWalkthroughReview(t *testing.T) {
 	if !strings.Contains(pr.Title, "mc-demo/bb-federated") {
 		t.Errorf("the pull request's title %q does not say what it federates", pr.Title)
 	}
-	if !strings.Contains(out.String(), pr.HTMLURL) || !strings.Contains(out.String(), pr.Body) {
+	if !strings.Contains(out.String(), pr.HTMLURL) || !strings.Contains(out.String(), indent(pr.Body)) {
 		t.Errorf("the demo did not print the pull request's URL and body")
+	}
+	if !strings.Contains(rs.Status, pr.HTMLURL+"  open") {
+		t.Errorf("fedgen status does not list the open pull request %s:\n%s", pr.HTMLURL, rs.Status)
 	}
 	// The merge commit on main; then fedgen's own commit of the new
 	// endpoint on top, straight to main.

@@ -104,24 +104,27 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 	}
 	// awaits says what of the member waits on the review branch, if
 	// anything does while it is served.
-	awaits := ""
+	awaits, pending, why := "", "", ""
 	switch {
 	case leaving:
-		awaits = "its leave awaits review"
+		pending = "its leave"
 		if leave != "" {
-			awaits += " (" + leave + ")"
+			why = " (" + leave + ")"
 		}
 	case approved && !bytes.Equal(memberView(s.Rendered[m.File], m), wantView):
-		awaits = "a change of " + m.FederatedName + " awaits review"
+		pending = "a change of " + m.FederatedName
 	}
-	if awaits != "" {
-		awaits += onReviewBranch(s)
+	if pending != "" {
+		awaits = pending + " awaits review" + why + onReviewBranch(s)
 	}
 	f := s.Flux
 	applied := holds(f.Applied) && f.serving()
 	local := s.LocalServices.Has(ServiceKey(m.Namespace, m.FederatedName))
 
 	switch {
+	case applied && local && pending != "" && s.Declined:
+		// Still served as approved; what it waited for was declined.
+		return notYet(ReasonReviewDeclined, pending+" was declined"+why+": "+declinedMessage(s)+"; it is served as approved")
 	case applied && local:
 		c := cond(metav1.ConditionTrue, ReasonMirrored, awaits)
 		c.LocalRef = &v1alpha3.ObjectReference{Kind: "Service", Name: m.FederatedName, Namespace: m.Namespace}
@@ -138,6 +141,8 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		return notYet(ReasonApplyFailed, redact(joinReason(s.SourceReason, s.SourceMessage)))
 	case holds(s.Pushed):
 		return notYet(ReasonCommitted, joinMessage(fmt.Sprintf("pushed in commit %s, not applied yet", short(s.Pushed.Commit)), awaits))
+	case !approved && holds(s.Review) && s.Declined:
+		return notYet(ReasonReviewDeclined, "its join was declined: "+declinedMessage(s))
 	case !approved && holds(s.Review):
 		msg := fmt.Sprintf("pushed to the review branch in commit %s, not on the followed branch yet", short(s.Review.Commit))
 		if s.PullRequest != "" {
@@ -149,6 +154,12 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 	default:
 		return notYet(ReasonError, "not committed yet")
 	}
+}
+
+// declinedMessage says which pull request declined the proposal, and what
+// proposes it again.
+func declinedMessage(s *State) string {
+	return "pull request " + s.PullRequest + " was closed without merging; fedgen proposes it again when the proposal changes, or when the pull request is reopened"
 }
 
 // onReviewBranch says where a change awaiting review is: the review

@@ -400,7 +400,9 @@ func scopeState(approved, proposed []byte) func(*State) {
 }
 
 // allRuleCases are every rule of Desired, with and without review scope.
-func allRuleCases() []ruleCase { return append(ruleCases(), scopeRuleCases()...) }
+func allRuleCases() []ruleCase {
+	return append(append(ruleCases(), scopeRuleCases()...), declinedRuleCases()...)
+}
 
 // scopeRuleCases are the rules of review scope "membership" (SPEC §4.1).
 func scopeRuleCases() []ruleCase {

@@ -97,6 +97,9 @@ type State struct {
 	// PullRequest is the URL of the review branch's pull request; ""
 	// when none is known. Messages about the review branch name it.
 	PullRequest string
+	// Declined is true when a person closed that pull request without
+	// merging it: the proposal is declined (ReasonReviewDeclined).
+	Declined bool
 	// Flux is the state of the Kustomization that applies the folder.
 	Flux Flux
 	// SourceFailed is set while Flux's GitRepository refuses the followed

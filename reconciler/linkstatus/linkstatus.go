@@ -52,6 +52,10 @@ const (
 	// ReasonPendingReview: the member's state is on the review branch
 	// (--push-branch), not yet on the branch Flux follows.
 	ReasonPendingReview = "PendingReview"
+	// ReasonReviewDeclined: the review branch's pull request proposing the
+	// member's change was closed without merging (SPEC §4.2); it stays so
+	// until the proposal's content changes.
+	ReasonReviewDeclined = "ReviewDeclined"
 	// ReasonApplyFailed: Flux failed on a revision holding the member's
 	// state.
 	ReasonApplyFailed = "ApplyFailed"
