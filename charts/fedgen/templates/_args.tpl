@@ -17,6 +17,8 @@ How a value becomes a flag (fedgen.flag):
 {{- $v := .Values -}}
 {{- $gitSecret := "" -}}
 {{- if $v.git.secretName }}{{ $gitSecret = printf "%s/%s" .Release.Namespace $v.git.secretName }}{{ end -}}
+{{- $prSecret := "" -}}
+{{- if $v.review.pullRequest.secretName }}{{ $prSecret = printf "%s/%s" .Release.Namespace $v.review.pullRequest.secretName }}{{ end -}}
 {{- $gitCache := "" -}}
 {{- if $v.git.cache.enabled }}{{ $gitCache = "/var/cache/fedgen" }}{{ end -}}
 {{- $flags := list
@@ -50,6 +52,9 @@ How a value becomes a flag (fedgen.flag):
   (list "review" $v.review.scope)
   (list "review-hook" $v.review.hook)
   (list "review-poll-interval" $v.review.pollInterval)
+  (list "pull-request-provider" $v.review.pullRequest.provider)
+  (list "pull-request-api" $v.review.pullRequest.api)
+  (list "pull-request-secret" $prSecret)
   (list "signing-key-secret" $v.signingKeySecret)
   (list "leader-elect" $v.leaderElection.enabled)
   (list "leader-election-id" $v.leaderElection.id)
