@@ -220,12 +220,19 @@ func (k *Keeper) sync(ctx context.Context, p Proposal) (Outcome, error) {
 }
 
 // create opens the pull request, waiting for the forge to know the branch.
+// A failed attempt may still have opened it (a forge slow to answer, a
+// reply lost): an open pull request of the review branch found after a
+// failure is the one to keep, not a reason to fail every retry with
+// "already exists".
 func (k *Keeper) create(ctx context.Context, c Content) (*PullRequest, error) {
 	delay := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		pr, err := k.opts.Provider.Create(ctx, k.opts.Head, k.opts.Base, c)
 		if err == nil {
 			return pr, nil
+		}
+		if open, lerr := k.opts.Provider.Latest(ctx, k.opts.Head, k.opts.Base); lerr == nil && open != nil && open.State == Open {
+			return open, nil
 		}
 		if attempt >= k.opts.CreateRetries {
 			return nil, fmt.Errorf("after %d attempts: %w", attempt, err)
