@@ -176,8 +176,10 @@ func TestPullRequestLeave(t *testing.T) {
 	}
 	e.waitReason("east", "api", "Mirrored", 60*time.Second)
 
+	begin := time.Now()
 	e.label("east", "api", "mirror.linkerd.io/federated", "")
 	leave := e.waitPull("the leave's pull request", 60*time.Second, func(p *gitea.PullRequest) bool { return isOpen(p) && p.Index != join.Index })
+	t.Logf("label removed → leave's pull request open in %s (debounce and review poll 200ms, Gitea polled every 100ms)", time.Since(begin).Round(time.Millisecond))
 	if row := "`" + e.ns + "/api-federated` | east | left"; !strings.Contains(leave.Body, row) {
 		t.Errorf("the leave's pull request lacks a row %q:\n%s", row, leave.Body)
 	}
@@ -227,8 +229,10 @@ func TestPullRequestDeclined(t *testing.T) {
 	})
 
 	// A new change: a new pull request, proposing both members.
+	begin := time.Now()
 	e.deploy("north", member{name: "api", ips: []string{"10.23.0.10"}})
 	again := e.waitPull("a new pull request", 60*time.Second, func(p *gitea.PullRequest) bool { return isOpen(p) && p.Index != pr.Index })
+	t.Logf("north's join after a decline → new pull request open in %s", time.Since(begin).Round(time.Millisecond))
 	for _, cl := range []string{"east", "north"} {
 		if row := "`" + e.ns + "/api-federated` | " + cl + " | joined"; !strings.Contains(again.Body, row) {
 			t.Errorf("the new pull request lacks a row %q:\n%s", row, again.Body)
