@@ -135,3 +135,29 @@ func TestDiffFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestLeakCheckCountsOnlyJudgedProcesses(t *testing.T) {
+	heap := resources[0]
+	t0 := time.Now()
+	flat := func(span time.Duration) *sampler {
+		se := &series{process: "p", res: heap}
+		for i := range 10 {
+			se.samples = append(se.samples, sample{t0.Add(time.Duration(i) * span / 9), 40})
+		}
+		return &sampler{series: map[string]*series{"k": se}, order: []string{"k"}}
+	}
+	for _, tt := range []struct {
+		name   string
+		s      *sampler
+		passed int
+	}{
+		{"no process lived long enough", flat(2 * time.Minute), 0},
+		{"one process judged, flat", flat(20 * time.Minute), 1},
+	} {
+		rep := &Report{Checks: map[string]*Tally{invNoLeak: {}}}
+		(&world{}).finish(rep, newChurn(&world{}, 1), tt.s)
+		if got := rep.Checks[invNoLeak]; got.Passed != tt.passed || got.Failed != 0 {
+			t.Errorf("%s: %+v, want %d passed", tt.name, *got, tt.passed)
+		}
+	}
+}

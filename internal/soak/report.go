@@ -76,6 +76,9 @@ func (r *Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %.1f%s | %.1f%s | %s | %s | %s |\n", t.process, t.res.name,
 			t.start, t.res.unit, t.end, t.res.unit, slope, t.span.Round(time.Second), leak)
 	}
+	if t := r.Checks[invNoLeak]; t.Passed+t.Failed == 0 {
+		fmt.Fprintf(w, "\nNo leak judged: no fedgen process lived %s (the faults restart them).\n", minTrend)
+	}
 	fmt.Fprintln(w)
 
 	if len(r.Exits) > 0 {
