@@ -9,6 +9,7 @@ import (
 
 	"code.gitea.io/sdk/gitea"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -230,9 +231,19 @@ func (d *Demo) MovePod(ctx context.Context, rs *ReviewState) error {
 	d.heading(6, "bb's pod in east moves to "+MovedPodIP+": the new endpoint reaches west without a pull request")
 	d.cmd("kubectl --context=east -n %s delete pod -l app=%s   # its replacement gets %s", Namespace, Service, MovedPodIP)
 	slices := d.fleet.Cluster("east").Clientset().DiscoveryV1().EndpointSlices(Namespace)
-	sl, err := slices.Get(ctx, Service+"-x7k2p", metav1.GetOptions{})
+	// The apiserver names the slices (generateName): find bb's IPv4 one.
+	list, err := slices.List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + Service})
 	if err != nil {
-		return fmt.Errorf("step 6: reading bb's EndpointSlice in east: %w", err)
+		return fmt.Errorf("step 6: listing bb's EndpointSlices in east: %w", err)
+	}
+	var sl *discoveryv1.EndpointSlice
+	for i := range list.Items {
+		if list.Items[i].AddressType == discoveryv1.AddressTypeIPv4 && len(list.Items[i].Endpoints) > 0 {
+			sl = &list.Items[i]
+		}
+	}
+	if sl == nil {
+		return fmt.Errorf("step 6: bb has no IPv4 EndpointSlice with an endpoint in east")
 	}
 	sl.Endpoints[0].Addresses = []string{MovedPodIP}
 	sl.Endpoints[0].TargetRef = &corev1.ObjectReference{Kind: "Pod", Namespace: Namespace, Name: Service + "-5c8b6f7d9-eam4r"}
@@ -240,6 +251,11 @@ func (d *Demo) MovePod(ctx context.Context, rs *ReviewState) error {
 		return fmt.Errorf("step 6: updating bb's EndpointSlice in east: %w", err)
 	}
 	want := map[string][]string{"west": {PodIPs["west"]}, "east": {MovedPodIP}, "north": {PodIPs["north"]}}
+	if d.opts.DualStack {
+		for c := range want {
+			want[c] = append(want[c], PodIPv6s[c])
+		}
+	}
 	rs.Moved, err = d.await(ctx, "bb-federated's endpoints "+fmt.Sprint(want)+" in west and bb Mirrored on east",
 		func(s *State) bool { return reflect.DeepEqual(s.Endpoints, want) && mirrored(s, "east") })
 	if err != nil {
