@@ -147,11 +147,7 @@ func (r *Reconciler) approve(approved map[string][]byte) (*generator.Output, err
 // push to the followed branch was rejected because it moved (a merge,
 // typically), so the approved render is decided again on its new head —
 // committing the old one would undo the merge.
-func (r *Reconciler) rerenderApproved(_ context.Context, head plumbing.Hash) (map[string][]byte, error) {
-	approved, err := r.repo.ReadFolderAt(head)
-	if err != nil {
-		return nil, err
-	}
+func (r *Reconciler) rerenderApproved(_ context.Context, _ plumbing.Hash, approved map[string][]byte) (map[string][]byte, error) {
 	out, err := r.approve(approved)
 	if err != nil {
 		return nil, err

@@ -65,8 +65,10 @@ type Options struct {
 	// Rerender, when set, is called when Publish finds the remote branch
 	// moved under a commit not pushed yet, once the new remote head is
 	// fetched: it returns the folder content to commit on top of it
-	// instead of the content Publish was given.
-	Rerender func(ctx context.Context, head plumbing.Hash) (map[string][]byte, error)
+	// instead of the content Publish was given. folder is the owned
+	// folder at head: Rerender runs while Publish holds the Repo, so it
+	// must not call the Repo's methods (they would wait for ever).
+	Rerender func(ctx context.Context, head plumbing.Hash, folder map[string][]byte) (map[string][]byte, error)
 
 	// Now is the clock for commit times. Default time.Now.
 	Now func() time.Time

@@ -71,7 +71,20 @@ func (r *Repo) publishOnce(ctx context.Context, branch string, files map[string]
 	if err != nil {
 		return res, err
 	}
-	if head, _ := r.refHash(r.localRef(branch)); remote != tracking && remote != head {
+	head, _ := r.refHash(r.localRef(branch))
+	moved := remote != tracking && remote != head
+	if !moved && remote == tracking && !remote.IsZero() && remote != head {
+		// A fetch (review mode's poll of the followed branch, the status
+		// loop) moved the tracking ref after the local commits were made
+		// on the old head: they must be made again on the new one, or
+		// every push is refused as not a fast-forward.
+		builds, err := r.isAncestor(remote, head)
+		if err != nil {
+			return res, err
+		}
+		moved = !builds
+	}
+	if moved {
 		if res, err = r.rebase(ctx, branch, remote, files, message); err != nil {
 			return res, err
 		}
@@ -103,8 +116,15 @@ func (r *Repo) rebase(ctx context.Context, branch string, remote plumbing.Hash, 
 		return Result{}, err
 	}
 	if r.opts.Rerender != nil {
+		folder := map[string][]byte{}
+		if !remote.IsZero() {
+			var err error
+			if folder, err = r.readFolderAt(remote); err != nil {
+				return Result{}, err
+			}
+		}
 		var err error
-		if files, err = r.opts.Rerender(ctx, remote); err != nil {
+		if files, err = r.opts.Rerender(ctx, remote, folder); err != nil {
 			return Result{}, fmt.Errorf("rendering again on the new remote head: %w", err)
 		}
 	}

@@ -317,7 +317,7 @@ func TestPublishRerenderHook(t *testing.T) {
 	url, _ := s.CreateRepoWithFiles("fleet", map[string][]byte{"README.md": []byte("fleet\n")})
 	var calls []plumbing.Hash
 	r := openRepo(t, url, func(o *Options) {
-		o.Rerender = func(_ context.Context, head plumbing.Hash) (map[string][]byte, error) {
+		o.Rerender = func(_ context.Context, head plumbing.Hash, _ map[string][]byte) (map[string][]byte, error) {
 			calls = append(calls, head)
 			return map[string][]byte{"kustomization.yaml": []byte("rerendered\n")}, nil
 		}
