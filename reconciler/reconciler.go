@@ -92,6 +92,10 @@ func New(opts Options) (*Reconciler, error) {
 		statusCh: make(chan struct{}, 1),
 		folders:  map[string]map[string][]byte{},
 	}
+	// The fence is asked again right before each push: a Publish can
+	// outlive the check before it (a pause, a rebase onto a moved head,
+	// retries), and a replica that lost the Lease meanwhile must not send.
+	r.opts.Git.MayPush = r.mayWrite
 	if r.scoped() {
 		// A push of the approved render rejected because the followed
 		// branch moved (a merge) is decided again on its new head.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -302,6 +303,12 @@ func (r *Reconciler) propose(ctx context.Context, res gitrepo.ReviewResult, base
 // publishFailed records a failed publish for status, metrics, health and
 // the Links' Events.
 func (r *Reconciler) publishFailed(snap members.Snapshot, err error) {
+	if errors.Is(err, errFenced) {
+		// Fenced in the middle of a Publish: not a failure of the
+		// repository, and a replica that may not write sends no Event
+		// either. The loop logs it and keeps the batch.
+		return
+	}
 	r.pushErr = err
 	r.opts.Metrics.PublishErrors.WithLabelValues(gitrepo.Reason(err)).Inc()
 	r.opts.Metrics.LastPublishOK.Set(0)

@@ -70,6 +70,14 @@ type Options struct {
 	// must not call the Repo's methods (they would wait for ever).
 	Rerender func(ctx context.Context, head plumbing.Hash, folder map[string][]byte) (map[string][]byte, error)
 
+	// MayPush, when set, is asked right before every push sends its
+	// update; an error stops the push (and Publish, without retrying),
+	// wrapped. Leader election's fence: a replica paused for longer than
+	// its Lease, woken in the middle of a Publish, may not send content
+	// it rendered before — least of all rebased onto the new leader's
+	// commits, which it would undo.
+	MayPush func() error
+
 	// Now is the clock for commit times. Default time.Now.
 	Now func() time.Time
 

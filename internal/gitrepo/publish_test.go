@@ -340,6 +340,36 @@ func TestPublishRerenderHook(t *testing.T) {
 	assertEqual(t, "folder", got, map[string][]byte{"kustomization.yaml": []byte("rerendered\n")})
 }
 
+// A replica fenced while its Publish runs (here: between the commit and
+// the push, with the remote moved by another writer) sends nothing, not
+// even the rebased commit, and does not retry.
+func TestPublishAsksMayPushBeforeSending(t *testing.T) {
+	s := startServer(t)
+	url, _ := s.CreateRepoWithFiles("fleet", map[string][]byte{"README.md": []byte("fleet\n")})
+	errLost := errors.New("the Lease was last renewed 20s ago")
+	calls := 0
+	r := openRepo(t, url, func(o *Options) {
+		o.MayPush = func() error {
+			calls++
+			return errLost
+		}
+	})
+	other, err := s.CommitFiles("fleet", "main", map[string][]byte{"apps/app.yaml": []byte("x\n")}, "the new leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Publish(testContext(t), bytesMap(generated), func(Change) string { return "update federation" })
+	if !errors.Is(err, errLost) || errors.Is(err, ErrPushRejected) {
+		t.Fatalf("Publish error = %v, want the fence's error, not a rejection", err)
+	}
+	if res.Pushed || res.Attempts != 1 || calls != 1 {
+		t.Fatalf("Result = %+v after %d MayPush calls, want nothing pushed, 1 attempt, 1 call", res, calls)
+	}
+	if head := mustHead(t, s); head != other {
+		t.Fatalf("server main = %s, want the other writer's %s untouched", head, other)
+	}
+}
+
 func mustHead(t *testing.T, s *gitserver.Server) string {
 	t.Helper()
 	h, err := s.Head("fleet", "main")

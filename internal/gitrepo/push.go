@@ -85,6 +85,11 @@ func (r *Repo) advertise(ctx context.Context, branch string) (transport.ReceiveP
 // advertisement adv says the remote branch is at remote. It reports
 // whether anything was sent.
 func (r *Repo) sendUpdate(ctx context.Context, sess transport.ReceivePackSession, adv *packp.AdvRefs, branch string, remote plumbing.Hash, force bool) (bool, error) {
+	if r.opts.MayPush != nil {
+		if err := r.opts.MayPush(); err != nil {
+			return false, fmt.Errorf("pushing %s: %w", branch, err)
+		}
+	}
 	head, err := r.refHash(r.localRef(branch))
 	if err != nil || head.IsZero() {
 		return false, err
