@@ -30,9 +30,18 @@ import (
 // message is called for each commit made, with what it changes.
 func (r *Repo) Publish(ctx context.Context, files map[string][]byte, message MessageFunc) (Result, error) {
 	backoff := r.opts.InitialBackoff
+	var committed Result
 	for attempt := 1; ; attempt++ {
 		res, err := r.publishOnce(ctx, r.opts.Branch, files, message)
 		res.Attempts = attempt
+		// A commit made by an attempt whose push was refused is pushed
+		// by a later one, which finds nothing left to commit: the
+		// Result still reports the commit and what it changed.
+		if res.Changed {
+			committed = res
+		} else if committed.Changed {
+			res.Changed, res.Change = true, committed.Change
+		}
 		if err == nil || !errors.Is(err, ErrPushRejected) {
 			return res, err
 		}

@@ -303,6 +303,11 @@ func TestPublishRetriesRejectedPushes(t *testing.T) {
 			if after != res.Commit.String() || !res.Pushed {
 				t.Fatalf("main = %s, want %s", after, res.Commit)
 			}
+			// The commit was made by the first attempt; the Result still
+			// says so, with what it changed.
+			if !res.Changed || len(res.Change.Added) != len(generated) {
+				t.Errorf("Result = %+v, want changed, with the %d files added", res, len(generated))
+			}
 			if got := s.Pushes(); got != tt.wantAttempts {
 				t.Errorf("server saw %d pushes, want %d", got, tt.wantAttempts)
 			}
