@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fedgen/fedgen/internal/demo"
+	"github.com/fedgen/fedgen/internal/rig/promtext"
 )
 
 // fedgenProc is `fedgen run` as its own process, as it runs in a
@@ -114,44 +114,11 @@ func (p *fedgenProc) sample(ctx context.Context) (procSample, error) {
 
 // scrape reads /metrics, summing each metric's series.
 func (p *fedgenProc) scrape(ctx context.Context) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.metrics+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	page, err := promtext.Get(ctx, nil, "http://"+p.metrics+"/metrics")
 	if err != nil {
 		return nil, fmt.Errorf("reading fedgen's metrics: %w", err)
 	}
-	defer resp.Body.Close()
-	return parseMetrics(resp.Body)
-}
-
-// parseMetrics reads the Prometheus text format: name{labels} value.
-func parseMetrics(r io.Reader) (map[string]float64, error) {
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, _ := strings.Cut(line, " ")
-		if i := strings.IndexByte(name, '{'); i >= 0 {
-			name = line[:i]
-			rest = line[strings.LastIndexByte(line, '}')+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("metric line %q: %w", line, err)
-		}
-		out[name] += v
-	}
-	return out, sc.Err()
+	return page.Summed(), nil
 }
 
 // readJSON records fedgen's JSON log lines until r ends.

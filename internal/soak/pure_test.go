@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedgen/fedgen/internal/rig/promtext"
 )
 
 // A seed replays the same windows; within a window the faults overlap.
@@ -112,10 +114,12 @@ go_gc_heap_live_bytes 1.2345e+07
 fedgen_members{cluster="east",joined="true"} 3
 process_open_fds 17
 `
-	got, err := parseMetrics(strings.NewReader(page))
+	// The soak reads fedgen's unlabelled samples (scrape).
+	p, err := promtext.Parse(strings.NewReader(page))
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := p.Unlabelled()
 	want := map[string]float64{"go_goroutines": 42, "go_gc_heap_live_bytes": 12345000, "process_open_fds": 17}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)

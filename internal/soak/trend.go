@@ -1,16 +1,12 @@
 package soak
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/fedgen/fedgen/internal/rig/promtext"
 )
 
 // Resources are what the run samples of every fedgen process.
@@ -86,41 +82,8 @@ func (s *sampler) sampleOnce(ctx context.Context, procs map[string]string) {
 func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return parseMetrics(resp.Body)
-}
-
-// parseMetrics reads the unlabelled samples of a Prometheus text page.
-func parseMetrics(r io.Reader) (map[string]float64, error) {
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' || strings.Contains(line, "{") {
-			continue
-		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
-		if err == nil {
-			out[name] = v
-		}
-	}
-	return out, sc.Err()
+	page, err := promtext.Get(ctx, nil, url)
+	return page.Unlabelled(), err
 }
 
 // slope is the least-squares trend of samples, in units per hour.

@@ -1,15 +1,14 @@
 package localcluster
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fedgen/fedgen/internal/rig/promtext"
 )
 
 // kube-proxy's metrics that say whether its rules are current: the last
@@ -43,11 +42,12 @@ func (pn *PodNetwork) WaitProxySynced(ctx context.Context, written time.Time) er
 		if time.Since(written) < proxyWatchDelay {
 			return false, nil
 		}
-		m, err := scrapeMetrics(ctx, client, "http://"+pn.proxyMetrics+"/metrics")
+		page, err := promtext.Get(ctx, client, "http://"+pn.proxyMetrics+"/metrics")
 		if err != nil {
 			state = err.Error()
 			return false, nil // kube-proxy restarting; ask again
 		}
+		m := page.Series()
 		var behind []string
 		for _, f := range families {
 			label := `{ip_family="` + f + `"}`
@@ -64,38 +64,6 @@ func (pn *PodNetwork) WaitProxySynced(ctx context.Context, written time.Time) er
 			pn.cluster.name, written.UTC().Format(time.StampMilli), state, err)
 	}
 	return nil
-}
-
-// scrapeMetrics reads a Prometheus text endpoint's samples, keyed by name
-// and labels as printed (name{label="value"}).
-func scrapeMetrics(ctx context.Context, c *http.Client, url string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	got := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			got[line[:i]] = v
-		}
-	}
-	return got, sc.Err()
 }
 
 // unixTime prints a metric's Unix time in seconds.
