@@ -94,9 +94,11 @@ demo: tools build rig
 demo-review: tools build
 	FEDGEN_BIN_DIR=$(BIN) $(GO) run ./examples/walkthrough/demo -review
 
-## bench: the benchmark suite at the issue's sizes (about 10 minutes on 2
-## cores); writes docs/benchmarks.md, and a CPU profile per scenario into
-## bin/bench-profiles for `go tool pprof`. To check the suite itself in a
+## bench: the benchmark suite at the issue's sizes (about 80 minutes on 2
+## cores, 35 of them scenario 7's 10,000 commits); writes docs/benchmarks.md,
+## and a CPU profile per scenario into bin/bench-profiles for `go tool pprof`.
+## Some scenarios only, keeping the others' sections in the report:
+## make bench BENCH_FLAGS=-only=5,6. To check the suite itself in a
 ## minute: make bench BENCH_FLAGS=-scale=small BENCH_OUT=/tmp/bench.md
 BENCH_OUT ?= docs/benchmarks.md
 bench: tools

@@ -4,8 +4,9 @@
 //	go run ./hack/bench -out docs/benchmarks.md
 //
 // -scale small runs every scenario at a size that takes a minute, to check
-// the suite itself; -only picks scenarios; -cpuprofile writes one CPU
-// profile per scenario into a folder, for `go tool pprof`.
+// the suite itself; -only picks scenarios (the -out report keeps the
+// other scenarios' sections from its earlier run); -cpuprofile writes one
+// CPU profile per scenario into a folder, for `go tool pprof`.
 package main
 
 import (

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -130,7 +131,7 @@ func RunSuite(ctx context.Context, opts SuiteOptions, w io.Writer) error {
 	all := scenarios()
 	slices.SortStableFunc(all, func(a, b scenario) int { return cmp.Compare(runOrder(a.n), runOrder(b.n)) })
 	for _, sc := range all {
-		if opts.Only == "" || slices.Contains(strings.Split(opts.Only, ","), fmt.Sprint(sc.n)) {
+		if picks(opts.Only, sc.n) {
 			picked = append(picked, sc)
 		}
 	}
@@ -184,6 +185,12 @@ func RunSuite(ctx context.Context, opts SuiteOptions, w io.Writer) error {
 	return nil
 }
 
+// picks reports whether the -only list runs scenario n (an empty list
+// runs all).
+func picks(only string, n int) bool {
+	return only == "" || slices.Contains(strings.Split(only, ","), fmt.Sprint(n))
+}
+
 func runOrder(n int) int {
 	if n == 2 {
 		return 100
@@ -217,18 +224,39 @@ func writeMarkdown(opts SuiteOptions, m Machine, total time.Duration, tables []*
 	for _, f := range failures {
 		fmt.Fprintf(&b, "**%s**\n\n", f)
 	}
-	tables = slices.Clone(tables)
-	slices.SortFunc(tables, func(a, b *Table) int { return cmp.Compare(a.Title, b.Title) })
+	kept := map[int]string{}
+	if opts.Only != "" {
+		var err error
+		if kept, err = keptSections(opts.Out, func(n int) bool { return picks(opts.Only, n) }); err != nil {
+			return err
+		}
+	}
+	if len(kept) > 0 {
+		fmt.Fprintf(&b, "Scenarios %s ran now; the others' sections are kept from an earlier run, each with its own date and load.\n\n", opts.Only)
+	}
 	// The charts go into a folder named after the report, beside it:
 	// docs/benchmarks.md shows docs/benchmarks/*.svg.
 	chartDir := strings.TrimSuffix(filepath.Base(opts.Out), filepath.Ext(opts.Out))
+	sections := map[int]string{}
 	for _, t := range tables {
 		for _, c := range t.Charts {
 			if _, err := c.write(filepath.Join(filepath.Dir(opts.Out), chartDir)); err != nil {
 				return err
 			}
 		}
-		t.Markdown(&b, chartDir)
+		var sb strings.Builder
+		t.Markdown(&sb, chartDir)
+		n, ok := sectionNumber("## " + t.Title)
+		if !ok {
+			return fmt.Errorf("scenario title %q does not start with its number", t.Title)
+		}
+		sections[n] = sb.String()
+	}
+	for n, sec := range kept {
+		sections[n] = sec
+	}
+	for _, n := range slices.Sorted(maps.Keys(sections)) {
+		b.WriteString(sections[n])
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Out), 0o755); err != nil {
 		return err
