@@ -31,16 +31,11 @@ func Commit(ctx context.Context, cfg CommitConfig) (*Table, error) {
 	t := &Table{Title: "3. Commit and push a one-service change", Machine: ThisMachine(),
 		Header: []string{"files in repository", "tool", "commit p50", "push p50", "commit+push p50", "commit+push p99", "clone (once)", "git CLI ÷ fedgen"}}
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "fedgen-bench-git-")
+	dir, srv, stop, err := tempGitServer("fedgen-bench-git-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := gitserver.Start(filepath.Join(dir, "server"))
-	if err != nil {
-		return nil, err
-	}
-	defer srv.Close()
+	defer stop()
 	var ratios []float64
 	for _, n := range cfg.RepoFiles {
 		r, err := commitSize(ctx, srv, dir, n, cfg)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -351,4 +353,18 @@ func eventually(ctx context.Context, what string, d, interval time.Duration, con
 		case <-time.After(interval):
 		}
 	}
+}
+
+// tempGitServer starts a Git server on loopback serving from a new
+// temporary folder named after prefix; the scenario keeps its own clones
+// in that folder too. stop closes the server and removes the folder.
+func tempGitServer(prefix string) (dir string, srv *gitserver.Server, stop func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", nil, nil, err
+	}
+	if srv, err = gitserver.Start(filepath.Join(dir, "server")); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, nil, err
+	}
+	return dir, srv, func() { srv.Close(); os.RemoveAll(dir) }, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -45,16 +44,11 @@ func GitMemory(ctx context.Context, cfg GitMemoryConfig) (*Table, error) {
 	t := &Table{Title: "7. Memory over commits", Machine: ThisMachine(),
 		Header: []string{"clone", "commits", "heap after GC", "vs the first", "clone on disk", "publish p50", "publish p99"}}
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "fedgen-bench-gitmem-")
+	dir, srv, stop, err := tempGitServer("fedgen-bench-gitmem-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := gitserver.Start(filepath.Join(dir, "server"))
-	if err != nil {
-		return nil, err
-	}
-	defer srv.Close()
+	defer stop()
 	var growth []string
 	met := true
 	for _, disk := range []bool{false, true} {
