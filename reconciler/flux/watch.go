@@ -115,7 +115,7 @@ func watchObject[T comparable](ctx context.Context, c dynamic.Interface, gvr sch
 	}()
 	// Once the handler has seen the initial list, an object that was not
 	// in it is absent: say so, or the caller would wait for news forever.
-	if cache.WaitForCacheSync(ctx.Done(), reg.HasSynced) {
+	if cache.WaitFor(ctx, "", reg.HasSyncedChecker()) {
 		d.settleAbsent()
 	}
 	<-done

@@ -87,7 +87,7 @@ func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Dura
 	})
 	go cw.services.RunWithContext(ctx)
 	go func() {
-		if cache.WaitForCacheSync(ctx.Done(), cw.services.HasSynced) {
+		if cache.WaitFor(ctx, "", cw.services.HasSyncedChecker()) {
 			cw.mu.Lock()
 			cw.synced = true
 			cw.mu.Unlock()

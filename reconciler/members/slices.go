@@ -158,7 +158,10 @@ func (w *sliceWatcher) rebuildLocked(c *sliceChunk) {
 	si := w.newInformer(c.namespace, names)
 	go si.informer.RunWithContext(si.ctx)
 	go func() {
-		if !cache.WaitForCacheSync(si.ctx.Done(), si.informer.HasSynced) {
+		// Waiting on the informer's sync channel, not polling it:
+		// cache.WaitForCacheSync looks every 100 ms, which was most of
+		// the time a joining member's endpoints took to reach the render.
+		if !cache.WaitFor(si.ctx, "", si.informer.HasSyncedChecker()) {
 			si.cancel()
 			return
 		}

@@ -180,7 +180,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 	t.secretFactory.Start(ctx.Done())
 	t.nsFactory.Start(ctx.Done())
 	go t.federated.RunWithContext(ctx)
-	if !cache.WaitForCacheSync(ctx.Done(), t.links.HasSynced, t.secrets.HasSynced, t.namespaces.HasSynced, t.federated.HasSynced) {
+	if !cache.WaitFor(ctx, "", t.links.HasSyncedChecker(), t.secrets.HasSyncedChecker(), t.namespaces.HasSyncedChecker(), t.federated.HasSyncedChecker()) {
 		return ctx.Err()
 	}
 	t.syncLinks(LinkAdded)
