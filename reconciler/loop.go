@@ -3,7 +3,6 @@ package reconciler
 import (
 	"context"
 	"errors"
-	"sort"
 	"time"
 
 	"github.com/fedgen/fedgen/generator"
@@ -35,6 +34,8 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 	backoff := time.Duration(0)
 	retry := time.NewTicker(fetchRetry)
 	defer retry.Stop()
+	resyncC, stopResync := r.resyncTicks() // resync.go
+	defer stopResync()
 	// Render once at start: a restart converges to the same tree, and
 	// commits nothing when nothing changed meanwhile.
 	signal(r.renderCh)
@@ -83,6 +84,8 @@ func (r *Reconciler) loop(ctx context.Context, kustCh <-chan *flux.Kustomization
 			if r.fetchPending {
 				r.requestFetch(ctx)
 			}
+		case <-resyncC:
+			r.resync(ctx)
 		}
 	}
 }
@@ -145,13 +148,7 @@ func (r *Reconciler) publish(ctx context.Context) error {
 	r.reportQuotas(snap.States)
 	r.lastOut, r.lastSnap = out, snap
 
-	clusters := make([]string, 0, len(snap.States))
-	for name, st := range snap.States {
-		if !st.Withdrawn {
-			clusters = append(clusters, name)
-		}
-	}
-	sort.Strings(clusters)
+	clusters := servedClusters(snap.States)
 	msg := func(ch gitrepo.Change) string { return commitMessage(ch, out, r.opts.ClusterName, clusters) }
 
 	if r.reviewing() {

@@ -25,6 +25,7 @@ type Metrics struct {
 	LastPublishOK    prometheus.Gauge
 	FederatedService prometheus.Gauge
 	ForeignWriters   *prometheus.GaugeVec
+	FolderRepairs    prometheus.Counter
 }
 
 // NewMetrics returns unregistered metrics.
@@ -76,6 +77,10 @@ func NewMetrics() *Metrics {
 			Name: "fedgen_federated_service_foreign_writers",
 			Help: "1 per federated Service in the local cluster and field manager writing it besides Flux (ForeignWriter).",
 		}, []string{"namespace", "service", "manager", "operation"}),
+		FolderRepairs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fedgen_folder_repairs_total",
+			Help: "Commits that put fedgen's folder back after someone else changed it on the followed branch (--resync-interval).",
+		}),
 	}
 }
 
@@ -84,7 +89,7 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{
 		m.Members, m.Endpoints, m.UnsafeDropped, m.Clusters, m.OverQuota, m.RenderDuration, m.PublishDuration,
 		m.Commits, m.PushRetries, m.PublishErrors, m.StatusWrites, m.LastPublishOK, m.FederatedService,
-		m.ForeignWriters,
+		m.ForeignWriters, m.FolderRepairs,
 	} {
 		if err := reg.Register(c); err != nil {
 			return err

@@ -35,6 +35,11 @@ const (
 	DefaultUnreachableGrace = 5 * time.Minute
 	DefaultProbeInterval    = 10 * time.Second
 	DefaultSyncTimeout      = time.Minute
+	// DefaultResyncInterval is `fedgen run`'s --resync-interval: how
+	// often the folder on the followed branch is checked for changes
+	// made outside fedgen (resync.go). Options.ResyncInterval's zero
+	// value turns the check off.
+	DefaultResyncInterval = 5 * time.Minute
 	// DefaultKubeAPIQPS and DefaultKubeAPIBurst bound fedgen's requests to
 	// the local cluster, as Flux's controllers do by default: client-go's
 	// own 5 per second (bursts of 10) queued Link status writes behind
@@ -80,6 +85,10 @@ type Options struct {
 	Git gitrepo.Options
 	// Debounce is the batching window (--debounce).
 	Debounce time.Duration
+	// ResyncInterval is how often the folder on the followed branch is
+	// compared with fedgen's render and put back when someone else
+	// changed it (--resync-interval; resync.go). Zero or less: never.
+	ResyncInterval time.Duration
 	// FluxKustomization is the Kustomization applying the folder
 	// (--flux-kustomization); nil: nothing is followed and members stay
 	// Committed.
