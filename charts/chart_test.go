@@ -206,6 +206,7 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		{"endpoints mode", []string{"generator.endpoints=all"}, "generator.endpoints"},
 		{"slice size too large", []string{"generator.maxEndpointsPerSlice=5000"}, "maxEndpointsPerSlice"},
 		{"duration", []string{"members.unreachableGrace=five minutes"}, "unreachableGrace"},
+		{"resync interval", []string{"git.resyncInterval=often"}, "resyncInterval"},
 		{"flux reference without namespace", []string{"flux.kustomization=federation"}, "flux.kustomization"},
 		{"log level", []string{"logLevel=verbose"}, "logLevel"},
 		{"replicas negative", []string{"replicaCount=-1"}, "replicaCount"},

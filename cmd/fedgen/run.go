@@ -31,6 +31,7 @@ type runOptions struct {
 	review          reviewFlags
 	pullRequests    pullRequestFlags
 	debounce        time.Duration
+	resyncInterval  time.Duration
 	fluxKustomiz    string
 	fluxSource      string
 	metricsAddr     string
@@ -62,6 +63,7 @@ func newRunCommand() *cobra.Command {
 	o.review.bind(f)
 	o.pullRequests.bind(f)
 	f.DurationVar(&o.debounce, "debounce", reconciler.DefaultDebounce, "batching window: a change after a quiet period is published at once; changes within this window after a commit go into one commit at its end")
+	f.DurationVar(&o.resyncInterval, "resync-interval", reconciler.DefaultResyncInterval, "how often the folder on --git-branch is compared with fedgen's render and put back, in a commit of its own, when someone else changed it (0: never; not in review mode)")
 	f.StringVar(&o.fluxKustomiz, "flux-kustomization", "", "namespace/name of the Flux Kustomization that applies the folder")
 	f.StringVar(&o.fluxSource, "flux-source", "", "namespace/name of the Flux GitRepository to ask for an immediate fetch after a push")
 	f.StringVar(&o.metricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (empty: off)")
@@ -114,6 +116,7 @@ func (o *runOptions) run(ctx context.Context) error {
 		return err
 	}
 	opts.Debounce = o.debounce
+	opts.ResyncInterval = o.resyncInterval
 	opts.KubeAPIQPS, opts.KubeAPIBurst = o.kubeAPIQPS, o.kubeAPIBurst
 	opts.FluxKustomization = kustomization
 	opts.FluxSource = source

@@ -34,6 +34,7 @@ How a value becomes a flag (fedgen.flag):
   (list "git-cache-dir" $gitCache)
   (list "git-author-name" $v.git.author.name)
   (list "git-author-email" $v.git.author.email)
+  (list "resync-interval" $v.git.resyncInterval)
   (list "flux-kustomization" $v.flux.kustomization)
   (list "flux-source" $v.flux.source)
   (list "namespaces" $v.members.namespaces)
