@@ -121,7 +121,7 @@ var errNotReady error = notReadyError{}
 // when it changed.
 func (r *Reconciler) publish(ctx context.Context) error {
 	now := r.opts.Now()
-	snap := r.tracker.Snapshot(now)
+	snap := r.snapshot(now)
 	if !snap.Ready {
 		return errNotReady
 	}
@@ -138,7 +138,7 @@ func (r *Reconciler) publish(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	out, err := r.render(in)
+	out, err := r.render(in, snap)
 	if err != nil {
 		return err
 	}

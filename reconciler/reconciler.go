@@ -53,8 +53,11 @@ type Reconciler struct {
 	quotaEvents  map[string]string            // by Link: what the last QuotaExceeded Event said
 
 	// renderCache holds the renderings of unchanged federated Services
-	// (loop state too).
-	renderCache *rendercache.Cache
+	// (loop state too), as of the clusters renderedFrom and every change
+	// the watches told of but changes (render.go).
+	renderCache  *rendercache.Cache
+	renderedFrom []renderedCluster
+	changes      members.Changes
 
 	health health
 }

@@ -1,31 +1,90 @@
 package reconciler
 
 import (
+	"errors"
+	"slices"
 	"time"
 
 	"github.com/fedgen/fedgen/generator"
 	"github.com/fedgen/fedgen/internal/rendercache"
+	"github.com/fedgen/fedgen/reconciler/members"
 )
 
-// render renders the folder for in. It renders again only the federated
-// Services whose members changed since the last render (by UID and
-// resourceVersion): with thousands of services, one endpoint moving must
-// not cost a render of every service. The bytes are those of
-// generator.Render.
-func (r *Reconciler) render(in generator.Input) (*generator.Output, error) {
+// snapshot takes the watches' changes, then the inputs: a change made in
+// between is in the next changes, never lost.
+func (r *Reconciler) snapshot(now time.Time) members.Snapshot {
+	r.changes.Merge(r.tracker.TakeChanges())
+	return r.tracker.Snapshot(now)
+}
+
+// renderedCluster is what a render took of one cluster beside its
+// members.
+type renderedCluster struct {
+	name string
+	link *generator.LinkInfo
+}
+
+// render renders the folder for in, the input of snap. With thousands of
+// services, one endpoint moving must not cost a render of every service:
+// the watches say which services changed (r.changes), and only those are
+// read again and rendered (rendercache.Update). The first render, a change
+// that concerns every service (a Link, a cluster's state, a member
+// quota's cut), another set of clusters rendered, clusters known only from
+// Git, and review mode (whose scope adds the approved members of withdrawn
+// clusters to in) render the whole input (rendercache.Render, which still
+// renders again only the services whose members changed). The bytes are
+// those of generator.Render either way.
+func (r *Reconciler) render(in generator.Input, snap members.Snapshot) (*generator.Output, error) {
 	if r.renderCache == nil {
 		r.renderCache = rendercache.New()
 	}
 	start := time.Now()
-	f, st, err := r.renderCache.Render(in)
-	if err != nil {
-		return nil, err
+	from := make([]renderedCluster, len(snap.Clusters))
+	for i, c := range snap.Clusters {
+		from[i] = renderedCluster{name: c.Name, link: c.Link}
 	}
+	full := r.changes.All || r.reviewing() || len(in.Clusters) != len(snap.Clusters) || !slices.Equal(from, r.renderedFrom)
+	var f *rendercache.Folder
+	var st rendercache.Stats
+	var err error
+	if !full {
+		f, st, err = r.renderChanged(snap)
+		if errors.Is(err, rendercache.ErrNeedsFullRender) {
+			full = true
+		} else if err != nil {
+			return nil, err // errNotReady as it is: the loop compares it
+		}
+	}
+	if full {
+		if f, st, err = r.renderCache.Render(in); err != nil {
+			return nil, err
+		}
+	}
+	r.changes, r.renderedFrom = members.Changes{}, from
 	out, err := f.Output()
 	if err != nil {
 		return nil, err
 	}
 	// Logged for the end-to-end benchmark's stage breakdown, too.
-	r.opts.Log.Debug("rendered", "services", st.Services, "renderedServices", st.Rendered, "duration", time.Since(start).String())
+	r.opts.Log.Debug("rendered", "services", st.Services, "renderedServices", st.Rendered, "full", full, "duration", time.Since(start).String())
 	return out, nil
+}
+
+// renderChanged renders again the services r.changes names, reading each
+// one's members from the watches; errNotReady when one of them is still
+// loading its slices.
+func (r *Reconciler) renderChanged(snap members.Snapshot) (*rendercache.Folder, rendercache.Stats, error) {
+	keys := r.changes.Keys(r.renderCache.Keys)
+	inputs := make(map[rendercache.Key]generator.ServiceInput, len(keys))
+	for _, k := range keys {
+		in, ready := snap.Service(k)
+		if !ready {
+			return nil, rendercache.Stats{}, errNotReady
+		}
+		inputs[k] = in
+	}
+	return r.renderCache.Update(r.opts.Generator, keys, func(k rendercache.Key) (generator.ServiceInput, bool) {
+		in, ok := inputs[k]
+		return in, ok && len(in.Members) > 0
+	})
 }

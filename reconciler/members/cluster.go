@@ -31,6 +31,7 @@ type clusterWatch struct {
 	slices   *sliceWatcher
 	quotas   generator.Quotas // MaxMembersPerLink 0: no member limit
 	admit    *admission
+	cutMoved func() // the members beyond the member quota moved (nil: nothing to tell)
 
 	mu               sync.Mutex
 	synced           bool
@@ -49,6 +50,10 @@ type clusterSpec struct {
 	// quotas bound the cluster's members (MaxMembersPerLink 0 for the
 	// local cluster: its administrator chose its members).
 	quotas generator.Quotas
+	// cutMoved is told when members beyond the member quota moved: the
+	// oldest of them are rendered (reportedOverQuota), so a member joining
+	// or leaving changes others' renders.
+	cutMoved func()
 }
 
 func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Duration, emit func(Event)) *clusterWatch {
@@ -56,7 +61,7 @@ func startCluster(parent context.Context, spec clusterSpec, probeEvery time.Dura
 	cw := &clusterWatch{
 		name: spec.name, linkName: spec.linkName, link: spec.link, client: spec.client,
 		selector: spec.selector, ctx: ctx, cancel: cancel, emit: emit,
-		quotas: spec.quotas, admit: &admission{limit: spec.quotas.MaxMembersPerLink},
+		quotas: spec.quotas, admit: &admission{limit: spec.quotas.MaxMembersPerLink}, cutMoved: spec.cutMoved,
 	}
 	cw.slices = newSliceWatcher(ctx, spec.client, func(obj string) {
 		cw.emit(Event{Kind: EndpointsChanged, Cluster: cw.name, Object: obj})
@@ -124,6 +129,9 @@ func (cw *clusterWatch) onService(kind EventKind, obj any) {
 			cw.slices.forget(moved.Namespace, moved.Name)
 		}
 	}
+	if cw.cutMoved != nil && (moved != nil || cw.admit.over()) {
+		cw.cutMoved()
+	}
 	cw.markReachable()
 	cw.emit(Event{Kind: kind, Cluster: cw.name, Link: cw.linkName, Object: svc.Namespace + "/" + svc.Name})
 	if moved != nil {
@@ -174,6 +182,35 @@ func (cw *clusterWatch) members() (out []generator.Member, ready bool, quota Quo
 	}
 	slices.Sort(quota.Endpoints)
 	return out, ready, quota
+}
+
+// member returns the cluster's member Service namespace/name as members
+// lists it; exists is false when the cluster has no such member (or it is
+// beyond the member quota and not among the reported), ready is false
+// while its slices are loading.
+func (cw *clusterWatch) member(namespace, name string) (m generator.Member, exists, ready bool) {
+	if cw.services == nil {
+		return m, false, true
+	}
+	obj, found, err := cw.services.GetStore().GetByKey(namespace + "/" + name)
+	svc, ok := obj.(*corev1.Service)
+	if err != nil || !found || !ok {
+		return m, false, true
+	}
+	switch within, reported := cw.admit.position(svc); {
+	case !within && !reported:
+		return m, false, true
+	case !within:
+		return generator.Member{Service: svc, QuotaExceeded: generator.MemberQuotaMessage(cw.quotas.MaxMembersPerLink)}, true, true
+	}
+	ms := cw.slices.slicesOf(namespace, name)
+	switch {
+	case !ms.ok:
+		return m, true, false
+	case ms.over:
+		return generator.Member{Service: svc, QuotaExceeded: generator.EndpointQuotaMessage(cw.quotas.MaxEndpointsPerMember)}, true, true
+	}
+	return generator.Member{Service: svc, Slices: ms.slices}, true, true
 }
 
 // stripService drops what fedgen never reads before caching.

@@ -65,6 +65,26 @@ func (a *admission) remove(svc *corev1.Service) (promoted *corev1.Service) {
 	return promoted
 }
 
+// over reports whether some member is beyond the limit.
+func (a *admission) over() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.limit > 0 && len(a.order) > a.limit
+}
+
+// position says whether svc is within the limit, and if not, whether it
+// is among the oldest reportedOverQuota beyond it (rendered as over the
+// quota). A Service not recorded yet is placed where it would go.
+func (a *admission) position(svc *corev1.Service) (within, reported bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.limit == 0 {
+		return true, false
+	}
+	i, _ := slices.BinarySearchFunc(a.order, svc, generator.CompareAge)
+	return i < a.limit, i < a.limit+reportedOverQuota
+}
+
 // overMemberQuota splits one cluster's Services (as listed from its
 // informer) into those within limit and those beyond it, oldest first;
 // limit 0 admits all. The list is sorted only when it is over the limit.

@@ -3,6 +3,7 @@ package members
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -174,10 +175,18 @@ func (w *sliceWatcher) rebuildLocked(c *sliceChunk) {
 		old := c.active
 		c.active = si
 		w.mu.Unlock()
+		// Every name the swap concerns may read other slices now: the
+		// ones added, the ones dropped, and the others were listed
+		// again. Named one by one, so that a render reads these, not
+		// the whole namespace.
+		changed := maps.Clone(si.names)
 		if old != nil {
 			old.cancel()
+			maps.Copy(changed, old.names)
 		}
-		w.onChange(c.namespace + "/*")
+		for _, n := range slices.Sorted(maps.Keys(changed)) {
+			w.onChange(c.namespace + "/" + n)
+		}
 	}()
 }
 
@@ -211,6 +220,9 @@ func (w *sliceWatcher) newInformer(namespace string, names map[string]bool) *sli
 	_ = inf.SetTransform(w.transform)
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { w.onError(err) })
 	notify := func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
 		if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
 			w.onChange(s.Namespace + "/" + s.Labels[discoveryv1.LabelServiceName])
 		} else {
@@ -279,6 +291,10 @@ func (w *sliceWatcher) slicesOf(namespace, name string) memberSlices {
 			out = append(out, s)
 		}
 	}
+	// The index is a set: in name order, a member's slices compare equal
+	// to the ones its service was rendered from, and the render cache
+	// keeps the rendering.
+	slices.SortFunc(out, func(a, b *discoveryv1.EndpointSlice) int { return strings.Compare(a.Name, b.Name) })
 	return memberSlices{slices: out, ok: true}
 }
 

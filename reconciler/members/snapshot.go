@@ -1,12 +1,14 @@
 package members
 
 import (
+	"slices"
 	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/rendercache"
 )
 
 // ClusterState is what the reconciler needs to know of one cluster beside
@@ -60,6 +62,40 @@ type Snapshot struct {
 	// Ready is false while some watch has not synced (and is still within
 	// its sync timeout): rendering then would drop members that exist.
 	Ready bool
+
+	// rendered are the watches of the clusters in Clusters, in their
+	// order: Service reads one service's members through them.
+	rendered []renderedCluster
+}
+
+type renderedCluster struct {
+	watch       *clusterWatch
+	unreachable bool // keeps what it has; a member still loading is left out
+}
+
+// Service returns the members named key in the clusters s renders, in the
+// order of s.Clusters, as generator.Group of s would group them, read from
+// the watches now rather than from s: the changes taken before s was
+// taken name what to read, and a change made since is named by the next
+// ones, so reading newer members renders what the next render would.
+// ready is false while a reachable cluster's member is loading its slices
+// (render later, as Ready says).
+func (s *Snapshot) Service(key rendercache.Key) (in generator.ServiceInput, ready bool) {
+	_, nsExists := slices.BinarySearch(s.Namespaces, key.Namespace)
+	in = generator.ServiceInput{Namespace: key.Namespace, Name: key.Name, NamespaceExists: nsExists}
+	for _, rc := range s.rendered {
+		m, exists, ok := rc.watch.member(key.Namespace, key.Name)
+		switch {
+		case !exists:
+			continue
+		case !ok && rc.unreachable:
+			continue // as a snapshot leaves it out
+		case !ok:
+			return in, false
+		}
+		in.Members = append(in.Members, generator.ClusterMember{Cluster: rc.watch.name, Link: rc.watch.link, Member: m})
+	}
+	return in, true
 }
 
 // Snapshot returns the current inputs.
@@ -145,4 +181,5 @@ func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Ti
 		return
 	}
 	s.Clusters = append(s.Clusters, generator.Cluster{Name: cw.name, Link: cw.link, Members: members})
+	s.rendered = append(s.rendered, renderedCluster{watch: cw, unreachable: !since.IsZero()})
 }

@@ -92,6 +92,8 @@ type Tracker struct {
 	refusals map[string]string  // Link name → why it is not used
 
 	departed departures // approved members missing from the watches (departures.go)
+
+	changes changeLog // what changed since the reconciler last rendered (changes.go)
 }
 
 // remote is the running watch of one Link.
@@ -154,10 +156,17 @@ func (t *Tracker) buildInformers() {
 		UpdateFunc: func(old, obj any) { t.onSecretUpdate(old, obj) },
 		DeleteFunc: func(any) { t.syncLinks(CredentialsChanged) },
 	})
-	_, _ = t.namespaces.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { t.emit(Event{Kind: NamespacesChanged, Cluster: t.opts.LocalCluster}) },
-		DeleteFunc: func(any) { t.emit(Event{Kind: NamespacesChanged, Cluster: t.opts.LocalCluster}) },
-	})
+	nsEvent := func(obj any) {
+		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
+		}
+		name := "" // unknown: every service may have changed
+		if n, ok := obj.(*corev1.Namespace); ok {
+			name = n.Name
+		}
+		t.emit(Event{Kind: NamespacesChanged, Cluster: t.opts.LocalCluster, Object: name})
+	}
+	_, _ = t.namespaces.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: nsEvent, DeleteFunc: nsEvent})
 	fedEvent := func(any) { t.emit(Event{Kind: FederatedServiceSeen, Cluster: t.opts.LocalCluster}) }
 	_, _ = t.federated.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: fedEvent, UpdateFunc: func(_, o any) { fedEvent(o) }, DeleteFunc: fedEvent,
@@ -219,9 +228,12 @@ func (t *Tracker) emit(e Event) {
 		// Wake the reconciler when the grace period ends, so the
 		// cluster's endpoints are withdrawn then, not at the next change.
 		time.AfterFunc(t.opts.UnreachableGrace, func() {
-			t.opts.OnEvent(Event{Kind: ClusterWithdrawn, Cluster: e.Cluster, Link: e.Link, Message: "unreachable for longer than the grace period"})
+			withdrawn := Event{Kind: ClusterWithdrawn, Cluster: e.Cluster, Link: e.Link, Message: "unreachable for longer than the grace period"}
+			t.changes.note(withdrawn)
+			t.opts.OnEvent(withdrawn)
 		})
 	}
+	t.changes.note(e)
 	t.opts.OnEvent(e)
 }
 
@@ -292,6 +304,7 @@ func (t *Tracker) syncLinks(kind EventKind) {
 		}
 		spec := d.spec
 		spec.quotas = t.opts.Quotas.WithDefaults()
+		spec.cutMoved = t.changes.everything
 		cw := startCluster(t.ctx, spec, t.opts.ProbeInterval, t.emit)
 		t.remotes[name] = &remote{key: d.key, cluster: d.spec.name, started: time.Now(), watch: cw}
 		events = append(events, Event{Kind: kind, Cluster: d.spec.name, Link: name})
