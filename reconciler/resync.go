@@ -53,8 +53,11 @@ func (r *Reconciler) resync(ctx context.Context) {
 		// publish writes the whole folder anyway.
 		return
 	}
-	if r.mayWrite() != nil {
-		return // a standby replica: the leader checks
+	if err := r.mayWrite(); err != nil {
+		// A replica that may not write (a paused former leader): the
+		// leader checks.
+		r.opts.Log.Debug("folder not checked", "reason", "LeaseNotRenewed", "error", err)
+		return
 	}
 	if err := r.repo.Fetch(ctx); err != nil {
 		r.opts.Log.Warn("checking the folder for outside changes", "reason", gitrepo.Reason(err), "error", err)

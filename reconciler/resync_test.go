@@ -67,9 +67,11 @@ func TestResyncRestoresFolderChangedOutside(t *testing.T) {
 	if got := e.gitShow("apps/theirs.yaml"); got != "kind: ConfigMap\n" {
 		t.Errorf("their file outside the folder: %q", got)
 	}
-	if got := value(m.FolderRepairs); got != 1 {
-		t.Errorf("fedgen_folder_repairs_total = %v, want 1", got)
-	}
+	// The metric counts once the push returned, just after the server
+	// showed the commit.
+	e.eventually("fedgen_folder_repairs_total = 1", 10*time.Second, func() (bool, string) {
+		return value(m.FolderRepairs) == 1, fmt.Sprint(value(m.FolderRepairs))
+	})
 	ev := e.waitEvent("east", "FolderDrifted", 30*time.Second)
 	if !strings.Contains(ev.Message, "3 files in "+folder) {
 		t.Errorf("Event message %q", ev.Message)
@@ -117,4 +119,54 @@ type logCounter struct {
 func (c *logCounter) Write(p []byte) (int, error) {
 	c.n.Add(int32(strings.Count(string(p), c.needle)))
 	return c.w.Write(p)
+}
+
+// A replica that may not write (its Lease not renewed) does not put the
+// folder back; once it may write again, it does, in one commit.
+func TestResyncOnlyWhenItMayWrite(t *testing.T) {
+	e := newEnv(t)
+	e.link("east")
+	e.deploy("east", member{name: "web", ips: []string{"10.23.1.80"}})
+	var fenced atomic.Bool
+	skipped := &logCounter{w: testWriter{t}, needle: "msg=\"folder not checked\""}
+	_, m, _ := e.startR(func(o *reconciler.Options) {
+		o.ResyncInterval = 500 * time.Millisecond
+		o.Log = slog.New(slog.NewTextHandler(skipped, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.CanWrite = func() error {
+			if fenced.Load() {
+				return fmt.Errorf("the Lease was not renewed")
+			}
+			return nil
+		}
+	})
+	web := folder + "/" + e.ns + "/web-federated.yaml"
+	e.eventually("the federated Service committed", 60*time.Second, func() (bool, string) {
+		return strings.Contains(e.gitShow(web), "10.23.1.80"), e.gitShow(web)
+	})
+	want := e.folderTree()
+	fenced.Store(true)
+	if _, err := fleet.Git().CommitFiles(e.repo, "main", map[string][]byte{web: nil}, "someone else's delete"); err != nil {
+		t.Fatal(err)
+	}
+	tampered := e.folderTree()
+	seen := skipped.n.Load()
+	e.eventually("three fenced drift checks", 30*time.Second, func() (bool, string) {
+		return skipped.n.Load() >= seen+3, fmt.Sprint(skipped.n.Load() - seen)
+	})
+	if got := e.folderTree(); got != tampered || value(m.FolderRepairs) != 0 {
+		t.Fatalf("a replica that may not write changed the folder: tree %s (theirs %s), repairs %v", got, tampered, value(m.FolderRepairs))
+	}
+	fenced.Store(false)
+	e.eventually("fedgen's folder put back", 30*time.Second, func() (bool, string) {
+		got := e.folderTree()
+		return got == want, got
+	})
+	if subject := strings.SplitN(e.commits()[0], "\n", 2)[0]; subject != "restore "+folder+": 1 file changed outside fedgen" {
+		t.Errorf("repair commit's subject %q", subject)
+	}
+	// The metric counts once the push returned, just after the server
+	// showed the commit.
+	e.eventually("fedgen_folder_repairs_total = 1", 10*time.Second, func() (bool, string) {
+		return value(m.FolderRepairs) == 1, fmt.Sprint(value(m.FolderRepairs))
+	})
 }
