@@ -56,6 +56,7 @@ type Reconciler struct {
 	// (loop state too), as of the clusters renderedFrom and every change
 	// the watches told of but changes (render.go).
 	renderCache  *rendercache.Cache
+	rendered     bool // renderCache holds a render
 	renderedFrom []renderedCluster
 	changes      members.Changes
 

@@ -92,7 +92,8 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 		r.status.resynced = now
 	}
 	r.status.forgetChanged()
-	snap := r.tracker.Snapshot(now)
+	// Without the members: the status reads the last render's outcomes.
+	snap := r.tracker.State(now)
 	foreign := r.observeForeign(snap.ForeignWriters, r.lastOut.Members, snap.States)
 	state := &linkstatus.State{
 		Rendered:       r.lastOut.Files,

@@ -125,6 +125,9 @@ func TestAdmissionPosition(t *testing.T) {
 		if got, want := a.over(), len(beyond) > 0; got != want {
 			t.Errorf("limit %d: over() = %v, want %v", limit, got, want)
 		}
+		if got := a.beyond(); got != len(beyond) {
+			t.Errorf("limit %d: beyond() = %d, want %d", limit, got, len(beyond))
+		}
 		for _, s := range all {
 			in, reported := a.position(s)
 			wantIn := slices.Contains(within, s)

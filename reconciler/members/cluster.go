@@ -184,6 +184,19 @@ func (cw *clusterWatch) members() (out []generator.Member, ready bool, quota Quo
 	return out, ready, quota
 }
 
+// listed reports whether the cluster's member watch listed (its members'
+// slices may still be loading: member says).
+func (cw *clusterWatch) listed() bool { return cw.services == nil || cw.services.HasSynced() }
+
+// quota is what members says of the quotas, from the watches' own counts
+// instead of a pass over the members.
+func (cw *clusterWatch) quota() QuotaState {
+	return QuotaState{
+		MemberLimit: cw.quotas.MaxMembersPerLink, EndpointLimit: cw.quotas.MaxEndpointsPerMember,
+		Members: cw.admit.beyond(), Endpoints: cw.slices.counts.overMembers(),
+	}
+}
+
 // member returns the cluster's member Service namespace/name as members
 // lists it; exists is false when the cluster has no such member (or it is
 // beyond the member quota and not among the reported), ready is false

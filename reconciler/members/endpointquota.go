@@ -1,6 +1,8 @@
 package members
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +26,7 @@ type endpointCounts struct {
 	mu      sync.Mutex
 	owner   map[string]string       // "namespace/slice" → its member
 	members map[string]*memberCount // "namespace/service" of the watched members
+	overSet map[string]bool         // the members over the quota
 }
 
 type memberCount struct {
@@ -33,7 +36,7 @@ type memberCount struct {
 }
 
 func newEndpointCounts() *endpointCounts {
-	return &endpointCounts{owner: map[string]string{}, members: map[string]*memberCount{}}
+	return &endpointCounts{owner: map[string]string{}, members: map[string]*memberCount{}, overSet: map[string]bool{}}
 }
 
 // track starts counting the member's slices.
@@ -55,6 +58,7 @@ func (c *endpointCounts) forget(member string) {
 		}
 		delete(c.members, member)
 	}
+	delete(c.overSet, member)
 }
 
 func (c *endpointCounts) reset() {
@@ -62,6 +66,7 @@ func (c *endpointCounts) reset() {
 	defer c.mu.Unlock()
 	clear(c.owner)
 	clear(c.members)
+	clear(c.overSet)
 }
 
 // set records a slice's endpoints and reports whether its member is now
@@ -85,7 +90,7 @@ func (c *endpointCounts) set(slice, member string, endpoints, max int) (over, fl
 	m.endpoints += endpoints - m.slices[slice]
 	m.slices[slice] = endpoints
 	c.owner[slice] = member
-	return m.flip(max)
+	return c.flip(member, m, max)
 }
 
 // remove forgets a deleted slice; it returns its member and whether the
@@ -104,15 +109,27 @@ func (c *endpointCounts) remove(slice string, max int) (member string, flipped b
 	}
 	m.endpoints -= m.slices[slice]
 	delete(m.slices, slice)
-	_, flipped = m.flip(max)
+	_, flipped = c.flip(member, m, max)
 	return member, flipped
 }
 
-func (m *memberCount) flip(max int) (over, flipped bool) {
+func (c *endpointCounts) flip(member string, m *memberCount, max int) (over, flipped bool) {
 	over = max > 0 && m.endpoints > max
 	flipped = over != m.over
 	m.over = over
+	if over {
+		c.overSet[member] = true
+	} else {
+		delete(c.overSet, member)
+	}
 	return over, flipped
+}
+
+// overMembers lists the members over the quota, sorted.
+func (c *endpointCounts) overMembers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.overSet))
 }
 
 // over reports whether the member has more endpoints than the quota.

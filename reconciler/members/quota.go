@@ -66,10 +66,16 @@ func (a *admission) remove(svc *corev1.Service) (promoted *corev1.Service) {
 }
 
 // over reports whether some member is beyond the limit.
-func (a *admission) over() bool {
+func (a *admission) over() bool { return a.beyond() > 0 }
+
+// beyond is how many members are beyond the limit.
+func (a *admission) beyond() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.limit > 0 && len(a.order) > a.limit
+	if a.limit == 0 {
+		return 0
+	}
+	return max(0, len(a.order)-a.limit)
 }
 
 // position says whether svc is within the limit, and if not, whether it

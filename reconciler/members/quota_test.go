@@ -146,9 +146,19 @@ func TestEndpointCounts(t *testing.T) {
 				if flipped != o.flipped || c.over(o.member) != o.over {
 					t.Fatalf("op %d %+v: flipped %v over %v", i, o, flipped, c.over(o.member))
 				}
+				// What a snapshot without members reports.
+				var want []string
+				for _, m := range []string{"a", "b"} {
+					if c.over(m) {
+						want = append(want, m)
+					}
+				}
+				if got := c.overMembers(); !slices.Equal(got, want) {
+					t.Fatalf("op %d %+v: overMembers %v, want %v", i, o, got, want)
+				}
 			}
 			c.forget("a")
-			if c.over("a") || len(c.owner) != countOwned(c) {
+			if c.over("a") || slices.Contains(c.overMembers(), "a") || len(c.owner) != countOwned(c) {
 				t.Errorf("forget left state behind: %+v", c.owner)
 			}
 		})

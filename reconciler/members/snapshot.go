@@ -62,6 +62,9 @@ type Snapshot struct {
 	// Ready is false while some watch has not synced (and is still within
 	// its sync timeout): rendering then would drop members that exist.
 	Ready bool
+	// Partial is set by State: Clusters is empty, and a member whose
+	// slices are loading is found by Service, not by Ready.
+	Partial bool
 
 	// rendered are the watches of the clusters in Clusters, in their
 	// order: Service reads one service's members through them.
@@ -98,10 +101,30 @@ func (s *Snapshot) Service(key rendercache.Key) (in generator.ServiceInput, read
 	return in, true
 }
 
-// Snapshot returns the current inputs.
-func (t *Tracker) Snapshot(now time.Time) Snapshot {
+// Rendered returns the clusters s renders, in order, without their
+// members.
+func (s *Snapshot) Rendered() []generator.Cluster {
+	out := make([]generator.Cluster, len(s.rendered))
+	for i, rc := range s.rendered {
+		out[i] = generator.Cluster{Name: rc.watch.name, Link: rc.watch.link}
+	}
+	return out
+}
+
+// Snapshot returns the current inputs, every member included.
+func (t *Tracker) Snapshot(now time.Time) Snapshot { return t.snapshot(now, true) }
+
+// State returns the current inputs without the members of the clusters
+// rendered, for a pass over the clusters rather than over every member:
+// Clusters is empty (read one service's members with Service), a
+// cluster's Members are listed only when it is withdrawn (its status names
+// them), its Quota comes from the watches' own counts, and Ready says only
+// whether every cluster's member watch listed.
+func (t *Tracker) State(now time.Time) Snapshot { return t.snapshot(now, false) }
+
+func (t *Tracker) snapshot(now time.Time, full bool) Snapshot {
 	s := Snapshot{States: map[string]ClusterState{}, Refused: map[string]string{}, LocalFederated: map[string]bool{},
-		ForeignWriters: map[string][]Writer{}, Ready: true}
+		ForeignWriters: map[string][]Writer{}, Ready: true, Partial: !full}
 	if !t.planned.Load() {
 		// Rendering now could drop every remote cluster, or call every
 		// namespace missing: a commit withdrawing what exists.
@@ -139,22 +162,25 @@ func (t *Tracker) Snapshot(now time.Time) Snapshot {
 		return s
 	}
 
-	t.addCluster(&s, local, time.Time{}, now)
+	t.addCluster(&s, local, time.Time{}, now, full)
 	sort.Slice(remotes, func(i, j int) bool { return remotes[i].cluster < remotes[j].cluster })
 	for _, r := range remotes {
-		t.addCluster(&s, r.watch, r.started, now)
+		t.addCluster(&s, r.watch, r.started, now, full)
 	}
 	return s
 }
 
-func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Time) {
-	members, ready, quota := cw.members()
+func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Time, full bool) {
+	var members []generator.Member
+	var ready bool
+	var quota QuotaState
+	if full {
+		members, ready, quota = cw.members()
+	} else {
+		ready, quota = cw.listed(), cw.quota()
+	}
 	since, msg, synced := cw.health()
 	st := ClusterState{Name: cw.name, Link: cw.linkName, LinkInfo: cw.link, Synced: synced, UnreachableSince: since, Message: msg, Quota: quota}
-	for _, m := range members {
-		st.Members = append(st.Members, m.Service.Namespace+"/"+m.Service.Name)
-	}
-	sort.Strings(st.Members)
 	switch {
 	case !since.IsZero() && t.opts.UnreachableGrace > 0 && now.Sub(since) >= t.opts.UnreachableGrace:
 		st.Withdrawn = true
@@ -176,10 +202,19 @@ func (t *Tracker) addCluster(s *Snapshot, cw *clusterWatch, started, now time.Ti
 		// without endpoints. (An unreachable cluster keeps what it had.)
 		s.Ready = false
 	}
+	if !full && st.Withdrawn {
+		members, _, _ = cw.members() // the status names them
+	}
+	for _, m := range members {
+		st.Members = append(st.Members, m.Service.Namespace+"/"+m.Service.Name)
+	}
+	sort.Strings(st.Members)
 	s.States[cw.name] = st
 	if st.Withdrawn || st.NeverSynced {
 		return
 	}
-	s.Clusters = append(s.Clusters, generator.Cluster{Name: cw.name, Link: cw.link, Members: members})
+	if full {
+		s.Clusters = append(s.Clusters, generator.Cluster{Name: cw.name, Link: cw.link, Members: members})
+	}
 	s.rendered = append(s.rendered, renderedCluster{watch: cw, unreachable: !since.IsZero()})
 }
