@@ -148,17 +148,10 @@ func byCluster(results []MemberResult) []MemberResult {
 // them, and kustomization.yaml.
 func Assemble(opts Options, outs []*ServiceOutput) (*Output, error) {
 	sorted := slices.Clone(outs)
-	slices.SortFunc(sorted, func(a, b *ServiceOutput) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(federatedName(a.Name), federatedName(b.Name)))
-	})
-	members := 0
-	for _, o := range outs {
-		members += len(o.Members)
-	}
+	slices.SortFunc(sorted, func(a, b *ServiceOutput) int { return FileOrder(a.Namespace, a.Name, b.Namespace, b.Name) })
 	out := &Output{
 		Files:    make(map[string][]byte, len(outs)+1),
 		Services: make([]ServiceResult, 0, len(outs)),
-		Members:  make([]MemberResult, 0, members),
 	}
 	files := make([]string, 0, len(outs))
 	namespaced := make(map[string]bool)
@@ -177,7 +170,7 @@ func Assemble(opts Options, outs []*ServiceOutput) (*Output, error) {
 		files = append(files, o.Service.File)
 		out.Services = append(out.Services, *o.Service)
 	}
-	out.Members = appendMembersSorted(out.Members, sorted)
+	out.Members = SortedMembers(sorted)
 	k, err := Kustomization(files)
 	if err != nil {
 		return nil, err
@@ -192,6 +185,23 @@ func Assemble(opts Options, outs []*ServiceOutput) (*Output, error) {
 func WithNamespace(file []byte, namespace string) []byte {
 	data := slices.Concat(file, []byte(docSeparator))
 	return appendNamespace(data, namespace)
+}
+
+// FileOrder compares two federated Services, given by their members'
+// namespace and name, in the order Assemble lists them: by namespace, then
+// federated name (not the files' paths, where '/' and '.' sort apart).
+func FileOrder(aNamespace, aName, bNamespace, bName string) int {
+	return cmp.Or(cmp.Compare(aNamespace, bNamespace), cmp.Compare(federatedName(aName), federatedName(bName)))
+}
+
+// SortedMembers returns the outcomes of every member of outs (in FileOrder,
+// which makes it cheap) sorted by cluster, namespace and name: Output.Members.
+func SortedMembers(outs []*ServiceOutput) []MemberResult {
+	n := 0
+	for _, o := range outs {
+		n += len(o.Members)
+	}
+	return appendMembersSorted(make([]MemberResult, 0, n), outs)
 }
 
 // appendMembersSorted appends the outcomes of every member of outs (in

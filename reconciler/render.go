@@ -84,10 +84,7 @@ func (r *Reconciler) render(in generator.Input, snap members.Snapshot) (*generat
 		return nil, err // errNotReady as it is: the loop compares it
 	}
 	r.changes, r.renderedFrom, r.rendered = members.Changes{}, renderedFrom(snap.Rendered()), true
-	out, err := f.Output()
-	if err != nil {
-		return nil, err
-	}
+	out := f.Output()
 	// Logged for the end-to-end benchmark's stage breakdown, too.
 	r.opts.Log.Debug("rendered", "services", st.Services, "renderedServices", st.Rendered, "full", !snap.Partial, "duration", time.Since(start).String())
 	return out, nil

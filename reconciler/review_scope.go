@@ -134,10 +134,7 @@ func (r *Reconciler) approve(approved map[string][]byte) (*generator.Output, err
 	if err != nil {
 		return nil, fmt.Errorf("rendering the approved federation: %w", err)
 	}
-	out, err := f.Output()
-	if err != nil {
-		return nil, fmt.Errorf("rendering the approved federation: %w", err)
-	}
+	out := f.Output()
 	sc.approved = out
 	sc.leaving = reviewscope.Leaving(out, sc.round.out, sc.round.deleted)
 	return out, nil

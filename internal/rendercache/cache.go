@@ -17,6 +17,7 @@
 package rendercache
 
 import (
+	"cmp"
 	"errors"
 	"maps"
 	"reflect"
@@ -65,6 +66,12 @@ type Cache struct {
 	// first is, per namespace, the service whose file carries the
 	// Namespace document (Options.CreateNamespaces).
 	first map[string]Key
+	// outs are the entries' renderings and order their keys in
+	// generator.FileOrder (written or not); written counts those with a
+	// file. The last Folder reads them: kept, not copied, per change.
+	outs    map[Key]*generator.ServiceOutput
+	order   []Key
+	written int
 }
 
 // entry is the rendering of one federated Service and what it was made of.
@@ -92,11 +99,15 @@ type objectKey struct{ uid, rv string }
 
 // New returns an empty cache.
 func New() *Cache {
-	return &Cache{entries: map[Key]*entry{}, files: map[string][]byte{}, first: map[string]Key{}}
+	return &Cache{entries: map[Key]*entry{}, files: map[string][]byte{}, first: map[string]Key{}, outs: map[Key]*generator.ServiceOutput{}}
 }
 
 // Folder is the folder after one Render or Update, with every federated
-// Service's rendering. It is never modified: a later call returns a new one.
+// Service's rendering. Its Files are never modified: a later call returns
+// a new map, so a folder handed to Git stays as it was. Its services
+// (Service, Services, Len, Written, Output) are read from the cache and
+// are those of the latest call: read them before the next one. Copying
+// them for every change cost more than the change.
 type Folder struct {
 	// Files maps paths relative to the owned folder to their bytes, as in
 	// generator.Output.
@@ -108,8 +119,13 @@ type Folder struct {
 	// same as before or not); with Full, every service may have changed.
 	Changed []Key
 
-	opts     generator.Options
 	services map[Key]*generator.ServiceOutput
+	order    []Key
+	written  int
+	// previous are the renderings of Changed before this call; a
+	// service new in this call has none.
+	previous map[Key]*generator.ServiceOutput
+	out      *generator.Output
 }
 
 // Service returns the rendering of the federated Service of members k,
@@ -126,13 +142,36 @@ func (f *Folder) Services(fn func(Key, *generator.ServiceOutput)) {
 	}
 }
 
+// Previous returns the rendering of k before this call, for a service
+// in Changed; false when k had none (it is new) or did not change.
+func (f *Folder) Previous(k Key) (*generator.ServiceOutput, bool) {
+	o, ok := f.previous[k]
+	return o, ok
+}
+
 // Len is the number of federated Services (written or not).
 func (f *Folder) Len() int { return len(f.services) }
 
+// Written is the number of federated Services written: len(Output().Services).
+func (f *Folder) Written() int { return f.written }
+
 // Output is the folder as generator.Render returns it, with every
-// member's outcome in one sorted list: it costs a pass over every member.
-func (f *Folder) Output() (*generator.Output, error) {
-	return generator.Assemble(f.opts, slices.Collect(maps.Values(f.services)))
+// member's outcome in one sorted list: it costs a pass over every member
+// (made once per folder). Files is the folder's own map.
+func (f *Folder) Output() *generator.Output {
+	if f.out != nil {
+		return f.out
+	}
+	outs := make([]*generator.ServiceOutput, len(f.order))
+	services := make([]generator.ServiceResult, 0, f.written)
+	for i, k := range f.order {
+		outs[i] = f.services[k]
+		if s := outs[i].Service; s != nil {
+			services = append(services, *s)
+		}
+	}
+	f.out = &generator.Output{Files: f.Files, Services: services, Members: generator.SortedMembers(outs)}
+	return f.out
 }
 
 // setOptions starts afresh when opts differ from the cache's.
@@ -145,6 +184,7 @@ func (c *Cache) setOptions(opts generator.Options) error {
 	}
 	c.opts, c.valid = opts, true
 	clear(c.entries)
+	clear(c.outs)
 	return nil
 }
 
@@ -176,22 +216,28 @@ func (c *Cache) Render(in generator.Input) (*Folder, Stats, error) {
 		live[Key{Namespace: groups[i].Namespace, Name: groups[i].Name}] = true
 	}
 	var changed []Key
+	previous := map[Key]*generator.ServiceOutput{}
 	for k := range c.entries {
 		if !live[k] {
-			delete(c.entries, k)
+			previous[k] = c.outs[k]
+			c.remove(k)
 			changed = append(changed, k)
 		}
 	}
 	for _, i := range todo {
 		g := &groups[i]
 		k := Key{Namespace: g.Namespace, Name: g.Name}
-		c.entries[k] = newEntry(g, outs[i])
+		if o, ok := c.outs[k]; ok {
+			previous[k] = o
+		}
+		c.entries[k], c.outs[k] = newEntry(g, outs[i]), outs[i]
 		changed = append(changed, k)
 	}
+	c.order = slices.SortedFunc(maps.Keys(c.entries), compareKeys)
 	if err := c.assemble(); err != nil {
 		return nil, Stats{}, err
 	}
-	f := c.folder(changed)
+	f := c.folder(changed, previous)
 	f.Full = true
 	return f, Stats{Services: len(groups), Rendered: len(todo)}, nil
 }
@@ -226,7 +272,7 @@ func (c *Cache) Update(opts generator.Options, keys []Key, lookup Lookup) (*Fold
 		inputs = append(inputs, in)
 	}
 	if len(gone) == 0 && len(inputs) == 0 {
-		return c.folder(nil), Stats{Services: len(c.entries)}, nil
+		return c.folder(nil, nil), Stats{Services: len(c.entries)}, nil
 	}
 	outs := make([]*generator.ServiceOutput, len(inputs))
 	forEach(len(inputs), func(i int) { outs[i] = generator.RenderService(c.opts, inputs[i]) })
@@ -241,19 +287,29 @@ func (c *Cache) Update(opts generator.Options, keys []Key, lookup Lookup) (*Fold
 		touched[k.Namespace][k] = true
 	}
 	changed := slices.Clone(gone)
+	previous := make(map[Key]*generator.ServiceOutput, len(gone)+len(inputs))
 	for _, k := range gone {
 		if p := c.entries[k].file(); p != "" {
 			delete(files, p)
 			listed = true
 			touch(k)
 		}
-		delete(c.entries, k)
+		previous[k] = c.outs[k]
+		c.remove(k)
+		if i, ok := slices.BinarySearchFunc(c.order, k, compareKeys); ok {
+			c.order = slices.Delete(c.order, i, i+1)
+		}
 	}
 	for i := range inputs {
 		k := Key{Namespace: inputs[i].Namespace, Name: inputs[i].Name}
 		e := newEntry(&inputs[i], outs[i])
 		before, after := c.entries[k].file(), e.file()
-		c.entries[k] = e
+		if old, ok := c.outs[k]; ok {
+			previous[k] = old
+		} else {
+			c.order = insertKey(c.order, k)
+		}
+		c.setEntry(k, e)
 		changed = append(changed, k)
 		if before != after {
 			listed = true
@@ -277,7 +333,40 @@ func (c *Cache) Update(opts generator.Options, keys []Key, lookup Lookup) (*Fold
 		}
 	}
 	c.files = files
-	return c.folder(changed), Stats{Services: len(c.entries), Rendered: len(inputs)}, nil
+	return c.folder(changed, previous), Stats{Services: len(c.entries), Rendered: len(inputs)}, nil
+}
+
+// setEntry keeps e as k's entry, counting the files written.
+func (c *Cache) setEntry(k Key, e *entry) {
+	if c.entries[k].file() != "" {
+		c.written--
+	}
+	if e.file() != "" {
+		c.written++
+	}
+	c.entries[k], c.outs[k] = e, e.out
+}
+
+// remove forgets k; its place in order is the caller's: Render sorts
+// order afresh, Update takes it out.
+func (c *Cache) remove(k Key) {
+	if c.entries[k].file() != "" {
+		c.written--
+	}
+	delete(c.entries, k)
+	delete(c.outs, k)
+}
+
+// compareKeys is generator.FileOrder for keys.
+func compareKeys(a, b Key) int { return generator.FileOrder(a.Namespace, a.Name, b.Namespace, b.Name) }
+
+// insertKey adds k to keys sorted by compareKeys.
+func insertKey(keys []Key, k Key) []Key {
+	i, found := slices.BinarySearchFunc(keys, k, compareKeys)
+	if found {
+		return keys
+	}
+	return slices.Insert(keys, i, k)
 }
 
 // Keys returns the services of namespace ns the cache knows (written or
@@ -302,20 +391,18 @@ func hasService(members []generator.ClusterMember) bool {
 }
 
 // folder hands out the current state.
-func (c *Cache) folder(changed []Key) *Folder {
-	services := make(map[Key]*generator.ServiceOutput, len(c.entries))
-	for k, e := range c.entries {
-		services[k] = e.out
-	}
-	return &Folder{Files: c.files, Changed: changed, opts: c.opts, services: services}
+func (c *Cache) folder(changed []Key, previous map[Key]*generator.ServiceOutput) *Folder {
+	return &Folder{Files: c.files, Changed: changed, services: c.outs, order: c.order, written: c.written, previous: previous}
 }
 
 // assemble writes every file afresh from the entries.
 func (c *Cache) assemble() error {
 	files := make(map[string][]byte, len(c.entries)+1)
 	clear(c.first)
+	c.written = 0
 	for k, e := range c.entries {
 		if e.out.Service != nil {
+			c.written++
 			files[e.out.Service.File] = e.out.File
 			if c.opts.CreateNamespaces {
 				// First by federated name, the order of the files.
@@ -341,9 +428,12 @@ func (c *Cache) assemble() error {
 func (c *Cache) placeNamespace(files map[string][]byte, ns string, touched map[Key]bool) {
 	var first *entry
 	var firstKey Key
-	for k, e := range c.entries {
-		if k.Namespace == ns && e.out.Service != nil && (first == nil || e.out.Service.Name < first.out.Service.Name) {
-			first, firstKey = e, k
+	// The namespace's services are together in order, by federated name.
+	i, _ := slices.BinarySearchFunc(c.order, ns, func(k Key, ns string) int { return cmp.Compare(k.Namespace, ns) })
+	for ; i < len(c.order) && c.order[i].Namespace == ns; i++ {
+		if e := c.entries[c.order[i]]; e.out.Service != nil {
+			first, firstKey = e, c.order[i]
+			break
 		}
 	}
 	prev, had := c.first[ns]

@@ -3,6 +3,8 @@ package rendercache_test
 import (
 	"cmp"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
@@ -33,10 +35,7 @@ func same(t *testing.T, f *rendercache.Folder, in generator.Input) *generator.Ou
 		}
 		t.FailNow()
 	}
-	got, err := f.Output()
-	if err != nil {
-		t.Fatalf("Output: %v", err)
-	}
+	got := f.Output()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("incremental render differs from a full render")
 	}
@@ -297,5 +296,123 @@ func TestMembersSorted(t *testing.T) {
 	}
 	if m := out.Members[0]; m.Cluster != "c000" || m.Namespace != "ns-00" || m.Name != "a" {
 		t.Errorf("first outcome is %s %s/%s, want c000 ns-00/a", m.Cluster, m.Namespace, m.Name)
+	}
+}
+
+// TestUpdateRandom applies a seeded random sequence of the changes the
+// watches report — a moved endpoint, a member leaving or coming back, a
+// service gone everywhere or renamed, a namespace deleted or created —
+// each by Update told only what changed, and checks every folder against
+// generator.Render of the whole input: files, services and outcomes, the
+// count of files written, and each changed service's previous rendering.
+func TestUpdateRandom(t *testing.T) {
+	const clusters, services, rounds = 4, 30, 300
+	for _, namespaces := range []bool{false, true} {
+		t.Run(fmt.Sprintf("createNamespaces=%v", namespaces), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(14, 2))
+			pristine := bench.SyntheticInput(clusters, services, 3)
+			in := bench.SyntheticInput(clusters, services, 3)
+			in.CreateNamespaces, pristine.CreateNamespaces = namespaces, namespaces
+			c := rendercache.New()
+			f, _, err := c.Render(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, f, in)
+			keyOf := func(ci, si int) rendercache.Key {
+				s := pristine.Clusters[ci].Members[si].Service
+				if cur := in.Clusters[ci].Members[si].Service; cur != nil {
+					s = cur
+				}
+				return rendercache.Key{Namespace: s.Namespace, Name: s.Name}
+			}
+			for round := range rounds {
+				ci, si := rng.IntN(clusters), rng.IntN(services)
+				m := &in.Clusters[ci].Members[si]
+				var keys []rendercache.Key
+				var op string
+				switch n := rng.IntN(10); {
+				case n < 4 && m.Service != nil:
+					op = "moved endpoint"
+					bench.ChangeEndpoint(&in, ci, si, round)
+					keys = append(keys, keyOf(ci, si))
+				case n < 6 && m.Service != nil:
+					op = "member left"
+					keys = append(keys, keyOf(ci, si))
+					m.Service = nil
+				case n < 6:
+					op = "member came back"
+					*m = pristine.Clusters[ci].Members[si]
+					keys = append(keys, keyOf(ci, si))
+				case n == 6:
+					op = "service gone everywhere"
+					for cj := range in.Clusters {
+						keys = append(keys, keyOf(cj, si))
+						in.Clusters[cj].Members[si].Service = nil
+					}
+				case n == 7:
+					op = "service renamed"
+					name := fmt.Sprintf("r%d", rng.IntN(1000))
+					for cj := range in.Clusters {
+						mj := &in.Clusters[cj].Members[si]
+						if mj.Service == nil {
+							continue
+						}
+						keys = append(keys, keyOf(cj, si))
+						s := mj.Service.DeepCopy()
+						s.Name, s.ResourceVersion = name, s.ResourceVersion+"r"
+						mj.Service = s
+						keys = append(keys, keyOf(cj, si))
+					}
+				default:
+					ns := pristine.Namespaces[rng.IntN(len(pristine.Namespaces))]
+					if i := slices.Index(in.Namespaces, ns); i >= 0 {
+						op = "namespace deleted"
+						in.Namespaces = slices.Delete(in.Namespaces, i, i+1)
+					} else {
+						op = "namespace created"
+						in.Namespaces = append(in.Namespaces, ns)
+					}
+					keys = c.Keys(ns)
+				}
+				before := map[rendercache.Key]*generator.ServiceOutput{}
+				for _, k := range keys {
+					if o, ok := f.Service(k); ok {
+						before[k] = o
+					}
+				}
+				f, _, err = c.Update(in.Options, keys, wholeLookup(&in))
+				if err != nil {
+					t.Fatalf("round %d (%s): %v", round, op, err)
+				}
+				t.Logf("round %d: %s (%v)", round, op, keys)
+				out := same(t, f, in)
+				if f.Written() != len(out.Services) {
+					t.Fatalf("round %d (%s): Written %d, %d services written", round, op, f.Written(), len(out.Services))
+				}
+				for _, k := range f.Changed {
+					p, ok := f.Previous(k)
+					if want, had := before[k]; ok != had || p != want {
+						t.Fatalf("round %d (%s): previous rendering of %s is not the one before the change", round, op, k)
+					}
+				}
+			}
+		})
+	}
+}
+
+// wholeLookup reads a service's members from in as it is, with a pass
+// over every member: slow and obviously right.
+func wholeLookup(in *generator.Input) rendercache.Lookup {
+	return func(k rendercache.Key) (generator.ServiceInput, bool) {
+		si := generator.ServiceInput{Namespace: k.Namespace, Name: k.Name, NamespaceExists: slices.Contains(in.Namespaces, k.Namespace)}
+		for _, c := range in.Clusters {
+			for _, m := range c.Members {
+				if m.Service != nil && m.Service.Namespace == k.Namespace && m.Service.Name == k.Name {
+					si.Members = append(si.Members, generator.ClusterMember{Cluster: c.Name, Link: c.Link, Member: m})
+				}
+			}
+		}
+		return si, len(si.Members) > 0
 	}
 }
