@@ -53,25 +53,30 @@ func Writers(ctx context.Context, fleet *localcluster.Fleet, bin *fedgenBinary, 
 		return nil, err
 	}
 	var p99s []string
+	var xs, p50Line, p99Line []float64
 	for _, n := range cfg.Writers {
-		row, err := writersRun(ctx, fleet, path, n, cfg)
+		row, p50, p99, err := writersRun(ctx, fleet, path, n, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("%d writers: %w", n, err)
 		}
 		t.AddRow(row...)
-		p99s = append(p99s, fmt.Sprintf("%d writers %s", n, row[7]))
+		p99s = append(p99s, fmt.Sprintf("%d writers %s", n, ms(p99)))
+		xs = append(xs, float64(n))
+		p50Line, p99Line = append(p50Line, p50.Seconds()), append(p99Line, p99.Seconds())
 	}
 	t.Elapsed = time.Since(start)
+	t.Charts = append(t.Charts, LineChart("writers-latency", "Change → pushed by writers on one repository",
+		"fedgen processes pushing to one branch", "seconds", []Line{{Name: "p50", X: xs, Y: p50Line}, {Name: "p99", X: xs, Y: p99Line}}, false, false))
 	t.Note("Each writer is a `fedgen run` process at default flags (--debounce 1s) with its own --cluster-name, Link namespace (a Link to east selecting its one member) and --git-path clusters/<writer>/federation, all pushing to main of one repository on the Git server (`git http-backend` on loopback). Every %s each writer's member gets a new endpoint address (writers staggered over the interval), for %s.", cfg.Interval, cfg.Duration)
 	t.Note("Commits landed counts the branch's commits over the run; push retries per commit are fedgen_push_retries_total over the commits landed; publishes given up are publishes that ran out of push attempts (fedgen_publish_errors_total; the loop retries them after its backoff). Change → pushed is from the Update of the member's slice to the writer's `committed` log line of the first commit whose file holds that address or a later one. Git server CPU is the CPU time of `git http-backend` and the git processes under it over the run, in cores.")
 	t.Note("p99 by writers: %s.", strings.Join(p99s, ", "))
 	return t, nil
 }
 
-func writersRun(ctx context.Context, fleet *localcluster.Fleet, bin string, n int, cfg WritersConfig) ([]any, error) {
+func writersRun(ctx context.Context, fleet *localcluster.Fleet, bin string, n int, cfg WritersConfig) (row []any, p50, p99 time.Duration, err error) {
 	e, err := newEnv(ctx, fleet, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	defer e.close()
 	writers := make([]*writer, n)
@@ -80,30 +85,30 @@ func writersRun(ctx context.Context, fleet *localcluster.Fleet, bin string, n in
 		writers[i] = w
 		ns := e.linkNS + "-" + w.name
 		if err := createNamespace(ctx, fleet.Cluster("west").Clientset(), ns); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 		if err := e.linkIn(ctx, "east", ns, map[string]string{"app": w.name}); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 		if err := e.deploy(ctx, "east", w.name, true, "10.42.0.1", writerIP(i, 0)); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 		args := e.runArgs(w.name, ns, "clusters/"+w.name+"/federation", false)
 		if w.proc, err = startFedgen(bin, args...); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 		defer w.proc.stop()
 	}
 	for i, w := range writers {
 		if err := waitForWriter(ctx, e, w, i, 0, 3*time.Minute); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 	}
 
 	before := e.head()
 	startMetrics, err := scrapeAll(ctx, writers)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	cpu0 := childrenCPU()
 	runStart := time.Now()
@@ -136,39 +141,39 @@ func writersRun(ctx context.Context, fleet *localcluster.Fleet, bin string, n in
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	// Every writer's last change must land.
 	for i, w := range writers {
 		if len(w.changes) == 0 {
-			return nil, fmt.Errorf("%s made no change", w.name)
+			return nil, 0, 0, fmt.Errorf("%s made no change", w.name)
 		}
 		if err := waitForWriter(ctx, e, w, i, w.changes[len(w.changes)-1].k, 3*time.Minute); err != nil {
-			return nil, err
+			return nil, 0, 0, err
 		}
 	}
 	elapsed := time.Since(runStart)
 	cpu := childrenCPU() - cpu0
 	endMetrics, err := scrapeAll(ctx, writers)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 
 	list, err := e.git("rev-list", before+"..main")
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	landed := len(strings.Fields(list))
 	lat, changes, err := writerLatencies(fleet.Git().RepoPath(e.repo), e.ns, writers)
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	p50, p99 := Percentiles(lat)
+	p50, p99 = Percentiles(lat)
 	retries := endMetrics["fedgen_push_retries_total"] - startMetrics["fedgen_push_retries_total"]
 	gaveUp := endMetrics["fedgen_publish_errors_total"] - startMetrics["fedgen_publish_errors_total"]
 	return []any{n, changes, landed, fmt.Sprintf("%.1f", float64(landed)/elapsed.Seconds()),
 		fmt.Sprintf("%.2f", retries/float64(max(landed, 1))), int(gaveUp), ms(p50), ms(p99),
-		fmt.Sprintf("%.2f cores", cpu.Seconds()/elapsed.Seconds())}, nil
+		fmt.Sprintf("%.2f cores", cpu.Seconds()/elapsed.Seconds())}, p50, p99, nil
 }
 
 // writerIP is writer i's moving address at change k.
