@@ -177,7 +177,7 @@ func (r *Reconciler) pushFollowed(ctx context.Context, snap members.Snapshot, fi
 	r.opts.Metrics.LastPublishOK.Set(1)
 	r.setHealth(true, nil)
 	r.pushed = &publication{commit: res.Commit.String(), files: files}
-	r.folders[res.Commit.String()] = files
+	r.folders.put(res.Commit.String(), files)
 	if res.Changed {
 		r.opts.Metrics.Commits.Inc()
 		r.opts.Log.Info("committed", "commit", res.Commit.String(), "attempts", res.Attempts,

@@ -45,12 +45,12 @@ type Reconciler struct {
 	pushed       *publication
 	pushErr      error
 	kustom       *flux.KustomizationState
-	folders      map[string]map[string][]byte // folder content by commit hash
-	published    bool                         // a render was published at least once
-	fetchPending bool                         // asking Flux to fetch failed; retry
-	rv           reviewState                  // review mode (review.go)
-	foreign      foreignWriters               // as last reported (foreign.go)
-	quotaEvents  map[string]string            // by Link: what the last QuotaExceeded Event said
+	folders      *folderCache      // folder content by commit hash, the last few
+	published    bool              // a render was published at least once
+	fetchPending bool              // asking Flux to fetch failed; retry
+	rv           reviewState       // review mode (review.go)
+	foreign      foreignWriters    // as last reported (foreign.go)
+	quotaEvents  map[string]string // by Link: what the last QuotaExceeded Event said
 
 	// renderCache holds the renderings of unchanged federated Services
 	// (loop state too), as of the clusters renderedFrom and every change
@@ -94,7 +94,7 @@ func New(opts Options) (*Reconciler, error) {
 		opts: opts, kube: kube, dyn: dyn,
 		renderCh: make(chan struct{}, 1),
 		statusCh: make(chan struct{}, 1),
-		folders:  map[string]map[string][]byte{},
+		folders:  newFolderCache(),
 	}
 	// The fence is asked again right before each push: a Publish can
 	// outlive the check before it (a pause, a rebase onto a moved head,

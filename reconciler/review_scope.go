@@ -109,7 +109,7 @@ func (r *Reconciler) publishApproved(ctx context.Context, snap members.Snapshot,
 	}
 	if sc.rerendered && r.pushed != nil {
 		r.pushed.files = sc.approved.Files
-		r.folders[r.pushed.commit] = sc.approved.Files
+		r.folders.put(r.pushed.commit, sc.approved.Files)
 	}
 	r.rv.ownHead.Store(r.pushed.commit)
 	return nil

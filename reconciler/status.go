@@ -180,7 +180,7 @@ func (r *Reconciler) revision(ctx context.Context, hash string) *linkstatus.Revi
 	if hash == "" {
 		return nil
 	}
-	if files, ok := r.folders[hash]; ok {
+	if files, ok := r.folders.get(hash); ok {
 		return &linkstatus.Revision{Commit: hash, Files: files}
 	}
 	h := plumbing.NewHash(hash)
@@ -195,9 +195,6 @@ func (r *Reconciler) revision(ctx context.Context, hash string) *linkstatus.Revi
 			return nil
 		}
 	}
-	if len(r.folders) > 64 {
-		r.folders = map[string]map[string][]byte{} // a small cache; revisions move forward
-	}
-	r.folders[hash] = files
+	r.folders.put(hash, files)
 	return &linkstatus.Revision{Commit: hash, Files: files}
 }
