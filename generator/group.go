@@ -57,9 +57,7 @@ func Group(in Input) []ServiceInput {
 			groups[i].Members = append(groups[i].Members, ClusterMember{Cluster: c.Name, Link: c.Link, Member: m})
 		}
 	}
-	slices.SortFunc(groups, func(a, b ServiceInput) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(federatedName(a.Name), federatedName(b.Name)))
-	})
+	slices.SortFunc(groups, func(a, b ServiceInput) int { return FileOrder(a.Namespace, a.Name, b.Namespace, b.Name) })
 	return groups
 }
 

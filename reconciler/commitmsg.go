@@ -9,6 +9,7 @@ import (
 	"github.com/fedgen/fedgen/generator"
 	"github.com/fedgen/fedgen/internal/fedfile"
 	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/internal/rendercache"
 )
 
 // maxSubject is the longest commit subject fedgen writes (SPEC §4).
@@ -17,10 +18,44 @@ const maxSubject = 72
 // ClustersTrailer lists every cluster fedgen served for the commit.
 const ClustersTrailer = "Fedgen-Clusters"
 
+// outcomesOf returns the outcomes of the members of the federated Service
+// whose file is path ("namespace/<svc>-federated.yaml"), in cluster order.
+type outcomesOf func(path string) []generator.MemberResult
+
+// folderOutcomes reads a file's outcomes from its service's rendering:
+// one lookup, whatever the size of the federation.
+func folderOutcomes(f *rendercache.Folder) outcomesOf {
+	return func(p string) []generator.MemberResult {
+		ns, base, ok := strings.Cut(strings.TrimSuffix(p, ".yaml"), "/")
+		if !ok {
+			return nil
+		}
+		if o, ok := f.Service(rendercache.Key{Namespace: ns, Name: strings.TrimSuffix(base, "-federated")}); ok {
+			return o.Members
+		}
+		return nil
+	}
+}
+
+// outputOutcomes reads a file's outcomes from a whole render's list: a
+// pass over every member (review scope's approved render).
+func outputOutcomes(out *generator.Output) outcomesOf {
+	return func(p string) []generator.MemberResult {
+		var ms []generator.MemberResult
+		for _, m := range out.Members {
+			if m.File == p {
+				ms = append(ms, m)
+			}
+		}
+		return ms
+	}
+}
+
 // commitMessage describes a change of the owned folder: a subject saying
 // what changed, one line per changed federated service, then trailers.
-// Old contents come from the change; new contents from the render.
-func commitMessage(ch gitrepo.Change, out *generator.Output, local string, clusters []string) string {
+// Old contents come from the change; new contents from the render (files,
+// and its members' outcomes).
+func commitMessage(ch gitrepo.Change, files map[string][]byte, outcomes outcomesOf, local string, clusters []string) string {
 	var added, removed, updated []string
 	var lines []string
 	describe := func(p string, before, after []byte) {
@@ -28,7 +63,7 @@ func commitMessage(ch gitrepo.Change, out *generator.Output, local string, clust
 			return
 		}
 		name := strings.TrimSuffix(p, ".yaml")
-		line := describeService(name, before, after, local, out)
+		line := describeService(name, before, after, local, outcomes)
 		lines = append(lines, line)
 		switch {
 		case before == nil:
@@ -40,10 +75,10 @@ func commitMessage(ch gitrepo.Change, out *generator.Output, local string, clust
 		}
 	}
 	for _, p := range ch.Added {
-		describe(p, nil, out.Files[p])
+		describe(p, nil, files[p])
 	}
 	for _, p := range ch.Modified {
-		describe(p, ch.Old[p], out.Files[p])
+		describe(p, ch.Old[p], files[p])
 	}
 	for _, p := range ch.Deleted {
 		describe(p, ch.Old[p], nil)
@@ -100,7 +135,7 @@ func subject(added, updated, removed []string) string {
 
 // describeService is the body line of one changed federated service:
 // members joined or left, endpoint counts before → after, conflicts.
-func describeService(name string, before, after []byte, local string, out *generator.Output) string {
+func describeService(name string, before, after []byte, local string, outcomes outcomesOf) string {
 	var old, cur fedfile.Summary
 	var oldErr, curErr error
 	if before != nil {
@@ -138,8 +173,8 @@ func describeService(name string, before, after []byte, local string, out *gener
 	if strings.Join(old.Ports, ",") != strings.Join(cur.Ports, ",") && before != nil && after != nil {
 		parts = append(parts, "ports "+strings.Join(cur.Ports, ", "))
 	}
-	if out != nil {
-		for _, m := range out.Members {
+	if outcomes != nil {
+		for _, m := range outcomes(name + ".yaml") {
 			if m.Conflict != nil && m.File == name+".yaml" {
 				parts = append(parts, fmt.Sprintf("conflict %s: %s", m.Cluster, m.Conflict.Message))
 			}

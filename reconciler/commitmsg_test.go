@@ -13,6 +13,7 @@ import (
 
 	"github.com/fedgen/fedgen/generator"
 	"github.com/fedgen/fedgen/internal/gitrepo"
+	"github.com/fedgen/fedgen/internal/rendercache"
 )
 
 func bbMember(cluster string, ips ...string) generator.Cluster {
@@ -39,15 +40,26 @@ func bbMember(cluster string, ips ...string) generator.Cluster {
 	return c
 }
 
-func render(t *testing.T, clusters ...generator.Cluster) *generator.Output {
+// render renders clusters as the reconciler does, with a render cache of
+// their own.
+func render(t *testing.T, clusters ...generator.Cluster) *rendercache.Folder {
 	t.Helper()
-	out, err := generator.Render(generator.Input{
+	f, _, err := rendercache.New().Render(generator.Input{
 		Options: generator.Options{LocalCluster: "west"}, Namespaces: []string{"mc-demo"}, Clusters: clusters,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return f
+}
+
+// otherPorts is a member whose Service has another port than bbMember's.
+func otherPorts(cluster string) generator.Cluster {
+	c := bbMember(cluster, "10.23.2.7")
+	svc := c.Members[0].Service.DeepCopy()
+	svc.Spec.Ports[0].Port = 9090
+	c.Members[0].Service = svc
+	return c
 }
 
 func TestCommitMessage(t *testing.T) {
@@ -55,10 +67,11 @@ func TestCommitMessage(t *testing.T) {
 	three := render(t, bbMember("west", "10.42.0.108"), bbMember("east", "10.23.1.43"), bbMember("north", "10.23.0.42"))
 	two := render(t, bbMember("west", "10.42.0.108"), bbMember("east", "10.23.1.43", "10.23.1.44"))
 	none := render(t)
+	conflict := render(t, bbMember("west", "10.42.0.108"), otherPorts("east"))
 	cases := []struct {
 		name    string
 		change  gitrepo.Change
-		out     *generator.Output
+		out     *rendercache.Folder
 		subject string
 		lines   []string
 	}{
@@ -83,10 +96,21 @@ func TestCommitMessage(t *testing.T) {
 			subject: "Remove mc-demo/bb-federated",
 			lines:   []string{"mc-demo/bb-federated: deleted (no member left); left east,west; endpoints east 2→0, west 1→0"},
 		},
+		{
+			name:    "a member joining with other ports is named with its conflict",
+			change:  gitrepo.Change{Modified: []string{file}, Old: map[string][]byte{file: two.Files[file]}},
+			out:     conflict,
+			subject: "Update mc-demo/bb-federated",
+			lines:   []string{`mc-demo/bb-federated: endpoints east 2→1; conflict east: ports differ from the federated Service (source west): "http" 8080/TCP vs 9090/TCP`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			msg := commitMessage(tc.change, tc.out, "west", []string{"east", "north", "west"})
+			msg := commitMessage(tc.change, tc.out.Files, folderOutcomes(tc.out), "west", []string{"east", "north", "west"})
+			// Review scope reads the outcomes from a whole render's list.
+			if whole := commitMessage(tc.change, tc.out.Files, outputOutcomes(tc.out.Output()), "west", []string{"east", "north", "west"}); whole != msg {
+				t.Errorf("read from the folder:\n%s\nread from the whole list:\n%s", msg, whole)
+			}
 			lines := strings.Split(strings.TrimRight(msg, "\n"), "\n")
 			if lines[0] != tc.subject {
 				t.Errorf("subject %q, want %q", lines[0], tc.subject)

@@ -138,23 +138,26 @@ func (r *Reconciler) publish(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	out, err := r.render(in, snap)
+	f, err := r.render(in, snap)
 	if err != nil {
 		return err
 	}
 	r.opts.Metrics.RenderDuration.Observe(time.Since(start).Seconds())
-	r.opts.Metrics.observeRender(out)
+	r.opts.Metrics.observeRender(f)
 	r.observeClusters(snap.States)
 	r.reportQuotas(snap.States)
-	r.lastOut, r.lastSnap = out, snap
+	r.lastOut, r.lastSnap = f, snap
 
 	clusters := servedClusters(snap.States)
-	msg := func(ch gitrepo.Change) string { return commitMessage(ch, out, r.opts.ClusterName, clusters) }
+	msg := func(ch gitrepo.Change) string {
+		return commitMessage(ch, f.Files, folderOutcomes(f), r.opts.ClusterName, clusters)
+	}
 
 	if r.reviewing() {
-		return r.publishReview(ctx, snap, in, out, approved, clusters, msg)
+		// Review mode renders the whole input: the whole list is due.
+		return r.publishReview(ctx, snap, in, f.Output(), approved, clusters, msg)
 	}
-	return r.pushFollowed(ctx, snap, out.Files, msg)
+	return r.pushFollowed(ctx, snap, f.Files, msg)
 }
 
 // pushFollowed commits files to the branch Flux follows and pushes them:

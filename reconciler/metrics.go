@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/rendercache"
 	"github.com/fedgen/fedgen/reconciler/members"
 )
 
@@ -26,6 +27,8 @@ type Metrics struct {
 	FederatedService prometheus.Gauge
 	ForeignWriters   *prometheus.GaugeVec
 	FolderRepairs    prometheus.Counter
+
+	totals renderTotals // what Members, Endpoints and UnsafeDropped sum
 }
 
 // NewMetrics returns unregistered metrics.
@@ -98,21 +101,82 @@ func (m *Metrics) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
-// observeRender sets the gauges that describe one render's output.
-func (m *Metrics) observeRender(out *generator.Output) {
-	m.Members.Reset()
-	m.Endpoints.Reset()
-	m.UnsafeDropped.Reset()
-	for _, r := range out.Members {
-		joined := "false"
-		if r.Joined {
-			joined = "true"
+// observeRender moves the gauges that describe the render to folder f.
+// They are sums over every member: a render that changed a few services
+// moves them by those services alone (what they were, Folder.Previous,
+// out; what they are in), a full render sums them afresh. As with a Reset
+// and a pass over every member, a cluster has series only while it has
+// members, and a joined or not-joined series only while it counts one.
+func (m *Metrics) observeRender(f *rendercache.Folder) {
+	t := &m.totals
+	touched := map[string]bool{}
+	if f.Full || t.clusters == nil {
+		for c := range t.clusters {
+			touched[c] = true
 		}
-		m.Members.WithLabelValues(r.Cluster, joined).Inc()
-		m.Endpoints.WithLabelValues(r.Cluster).Add(float64(r.Endpoints))
-		m.UnsafeDropped.WithLabelValues(r.Cluster).Add(float64(r.Dropped))
+		t.clusters = map[string]*clusterTotals{}
+		f.Services(func(_ rendercache.Key, o *generator.ServiceOutput) { t.count(o, 1, touched) })
+	} else {
+		for _, k := range f.Changed {
+			if o, ok := f.Previous(k); ok {
+				t.count(o, -1, touched)
+			}
+			if o, ok := f.Service(k); ok {
+				t.count(o, 1, touched)
+			}
+		}
 	}
-	m.FederatedService.Set(float64(len(out.Services)))
+	for c := range touched {
+		ct := t.clusters[c]
+		if ct == nil || ct.joined+ct.notJoined == 0 {
+			delete(t.clusters, c)
+			m.Members.DeleteLabelValues(c, "true")
+			m.Members.DeleteLabelValues(c, "false")
+			m.Endpoints.DeleteLabelValues(c)
+			m.UnsafeDropped.DeleteLabelValues(c)
+			continue
+		}
+		setOrDelete(m.Members, ct.joined, c, "true")
+		setOrDelete(m.Members, ct.notJoined, c, "false")
+		m.Endpoints.WithLabelValues(c).Set(float64(ct.endpoints))
+		m.UnsafeDropped.WithLabelValues(c).Set(float64(ct.dropped))
+	}
+	m.FederatedService.Set(float64(f.Written()))
+}
+
+// setOrDelete sets a gauge's series, or removes it at zero.
+func setOrDelete(g *prometheus.GaugeVec, v int, labels ...string) {
+	if v == 0 {
+		g.DeleteLabelValues(labels...)
+		return
+	}
+	g.WithLabelValues(labels...).Set(float64(v))
+}
+
+// renderTotals are what the render gauges sum, per cluster.
+type renderTotals struct {
+	clusters map[string]*clusterTotals
+}
+
+type clusterTotals struct{ joined, notJoined, endpoints, dropped int }
+
+// count adds (sign 1) or takes out (-1) the outcomes of o's members.
+func (t *renderTotals) count(o *generator.ServiceOutput, sign int, touched map[string]bool) {
+	for _, r := range o.Members {
+		ct := t.clusters[r.Cluster]
+		if ct == nil {
+			ct = &clusterTotals{}
+			t.clusters[r.Cluster] = ct
+		}
+		if r.Joined {
+			ct.joined += sign
+		} else {
+			ct.notJoined += sign
+		}
+		ct.endpoints += sign * r.Endpoints
+		ct.dropped += sign * r.Dropped
+		touched[r.Cluster] = true
+	}
 }
 
 // observeForeign sets the foreign-writer gauge to the writers now seen.

@@ -15,7 +15,6 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/fedgen/fedgen/generator"
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/internal/gitrepo"
 	"github.com/fedgen/fedgen/internal/kubeconfig"
@@ -40,7 +39,7 @@ type Reconciler struct {
 	source   atomic.Pointer[flux.GitRepositoryState] // set by watchSource, read by the loop
 
 	// Loop state, owned by the loop goroutine.
-	lastOut      *generator.Output
+	lastOut      *rendercache.Folder // the last render; Output() for the whole list
 	lastSnap     members.Snapshot
 	pushed       *publication
 	pushErr      error

@@ -64,7 +64,7 @@ func knownFromGit(states map[string]members.ClusterState) bool {
 // snapshot and render in (rendercache.Render, which still renders again
 // only the services whose members changed). The bytes are those of
 // generator.Render either way.
-func (r *Reconciler) render(in generator.Input, snap members.Snapshot) (*generator.Output, error) {
+func (r *Reconciler) render(in generator.Input, snap members.Snapshot) (*rendercache.Folder, error) {
 	if r.renderCache == nil {
 		r.renderCache = rendercache.New()
 	}
@@ -84,10 +84,9 @@ func (r *Reconciler) render(in generator.Input, snap members.Snapshot) (*generat
 		return nil, err // errNotReady as it is: the loop compares it
 	}
 	r.changes, r.renderedFrom, r.rendered = members.Changes{}, renderedFrom(snap.Rendered()), true
-	out := f.Output()
 	// Logged for the end-to-end benchmark's stage breakdown, too.
 	r.opts.Log.Debug("rendered", "services", st.Services, "renderedServices", st.Rendered, "full", !snap.Partial, "duration", time.Since(start).String())
-	return out, nil
+	return f, nil
 }
 
 // renderChanged renders again the services r.changes names, reading each

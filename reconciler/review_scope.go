@@ -103,7 +103,9 @@ func (r *Reconciler) publishApproved(ctx context.Context, snap members.Snapshot,
 	if len(approved) == 0 && len(p.Services) == 0 {
 		return nil
 	}
-	msg := func(ch gitrepo.Change) string { return commitMessage(ch, sc.approved, r.opts.ClusterName, clusters) }
+	msg := func(ch gitrepo.Change) string {
+		return commitMessage(ch, sc.approved.Files, outputOutcomes(sc.approved), r.opts.ClusterName, clusters)
+	}
 	if err := r.pushFollowed(ctx, snap, p.Files, msg); err != nil {
 		return err
 	}
@@ -180,16 +182,17 @@ func (r *Reconciler) fillReview(state *linkstatus.State) {
 // approved render has them.
 func (r *Reconciler) statusMembers() []generator.MemberResult {
 	sc := &r.rv.scope
+	rendered := r.lastOut.Output().Members
 	if !r.scoped() || len(sc.leaving) == 0 {
-		return r.lastOut.Members
+		return rendered
 	}
 	leaving := map[string]bool{}
-	out := make([]generator.MemberResult, 0, len(r.lastOut.Members)+len(sc.leaving))
+	out := make([]generator.MemberResult, 0, len(rendered)+len(sc.leaving))
 	for _, l := range sc.leaving {
 		leaving[reviewscope.MemberKey(l.Member.Cluster, l.Member.Namespace, l.Member.Name)] = true
 		out = append(out, l.Member)
 	}
-	for _, m := range r.lastOut.Members {
+	for _, m := range rendered {
 		if !leaving[reviewscope.MemberKey(m.Cluster, m.Namespace, m.Name)] {
 			out = append(out, m)
 		}

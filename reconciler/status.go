@@ -94,9 +94,12 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 	r.status.forgetChanged()
 	// Without the members: the status reads the last render's outcomes.
 	snap := r.tracker.State(now)
-	foreign := r.observeForeign(snap.ForeignWriters, r.lastOut.Members, snap.States)
+	// The whole list of outcomes (made once per render): status is not
+	// per changed member yet.
+	out := r.lastOut.Output()
+	foreign := r.observeForeign(snap.ForeignWriters, out.Members, snap.States)
 	state := &linkstatus.State{
-		Rendered:       r.lastOut.Files,
+		Rendered:       out.Files,
 		PushErr:        r.pushErr,
 		Flux:           r.fluxState(ctx),
 		LocalServices:  sets.KeySet(snap.LocalFederated),

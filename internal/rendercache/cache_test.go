@@ -401,18 +401,15 @@ func TestUpdateRandom(t *testing.T) {
 	}
 }
 
-// wholeLookup reads a service's members from in as it is, with a pass
-// over every member: slow and obviously right.
+// wholeLookup reads a service's members from in as it is, grouping the
+// whole of it: slow and obviously right.
 func wholeLookup(in *generator.Input) rendercache.Lookup {
 	return func(k rendercache.Key) (generator.ServiceInput, bool) {
-		si := generator.ServiceInput{Namespace: k.Namespace, Name: k.Name, NamespaceExists: slices.Contains(in.Namespaces, k.Namespace)}
-		for _, c := range in.Clusters {
-			for _, m := range c.Members {
-				if m.Service != nil && m.Service.Namespace == k.Namespace && m.Service.Name == k.Name {
-					si.Members = append(si.Members, generator.ClusterMember{Cluster: c.Name, Link: c.Link, Member: m})
-				}
+		for _, g := range generator.Group(*in) {
+			if g.Namespace == k.Namespace && g.Name == k.Name {
+				return g, true
 			}
 		}
-		return si, len(si.Members) > 0
+		return generator.ServiceInput{}, false
 	}
 }

@@ -19,8 +19,11 @@ import (
 // member's moved endpoint in direct mode, from the watches' caches on:
 // take the changes, take the inputs without the members (Tracker.State),
 // read the changed services' members (Snapshot.Service) and render them
-// (rendercache.Update), then the folder's Output (what commit messages,
-// metrics and status still read: a pass over every member's outcome). The
+// (rendercache.Update), then read what the commit message and the render
+// metrics read of the folder: the changed services' renderings before and
+// after, and their files. Total is those three stages. Apart, "list" is
+// the folder's Output, the whole sorted list of member outcomes, which the
+// Link status still reads once per render (a pass over every member). The
 // caches are filled with bench.SyntheticInput's objects, as the informers
 // would hold them (no API server: the watches' own bookkeeping is what is
 // measured). It reports each stage's p50 and p99.
@@ -38,7 +41,7 @@ func BenchmarkRenderChange(b *testing.B) {
 			if _, _, err := c.Render(generator.Input{Options: in.Options, Namespaces: snap.Namespaces, Clusters: snap.Clusters}); err != nil {
 				b.Fatal(err)
 			}
-			var snapshot, update, output, total []time.Duration
+			var snapshot, update, read, total, list []time.Duration
 			b.ReportAllocs()
 			round := 0
 			for b.Loop() {
@@ -63,22 +66,36 @@ func BenchmarkRenderChange(b *testing.B) {
 					b.Fatal(err)
 				}
 				updated := time.Now()
-				out := f.Output()
-				end := time.Now()
-				snapshot, update, output, total = append(snapshot, taken.Sub(start)), append(update, updated.Sub(taken)),
-					append(output, end.Sub(updated)), append(total, end.Sub(start))
-
-				if st.Rendered != 1 {
-					b.Fatalf("rendered %d services, want 1", st.Rendered)
+				var file []byte
+				for _, k := range f.Changed {
+					before, _ := f.Previous(k)
+					after, ok := f.Service(k)
+					if !ok || before == nil || len(after.Members) != len(before.Members) {
+						b.Fatalf("%s: no rendering before and after the change", k)
+					}
+					file = f.Files[after.Service.File]
 				}
-				if addr := s.Endpoints[0].Addresses[0]; !strings.Contains(string(out.Files[s.Namespace+"/"+strings.TrimSuffix(s.Name, "-abcde")+"-federated.yaml"]), addr) {
+				end := time.Now()
+				out := f.Output()
+				listed := time.Now()
+				snapshot, update, read, total = append(snapshot, taken.Sub(start)), append(update, updated.Sub(taken)),
+					append(read, end.Sub(updated)), append(total, end.Sub(start))
+				list = append(list, listed.Sub(end))
+
+				if st.Rendered != 1 || len(f.Changed) != 1 {
+					b.Fatalf("rendered %d services, %d changed, want 1", st.Rendered, len(f.Changed))
+				}
+				if addr := s.Endpoints[0].Addresses[0]; !strings.Contains(string(file), addr) {
 					b.Fatalf("the folder does not hold the new address %s", addr)
+				}
+				if len(out.Members) != size.clusters*size.services {
+					b.Fatalf("%d member outcomes, want %d", len(out.Members), size.clusters*size.services)
 				}
 			}
 			for _, m := range []struct {
 				name string
 				d    []time.Duration
-			}{{"state", snapshot}, {"update", update}, {"output", output}, {"total", total}} {
+			}{{"state", snapshot}, {"update", update}, {"read", read}, {"total", total}, {"list", list}} {
 				b.ReportMetric(ms(percentile(m.d, 50)), m.name+"-p50-ms")
 				b.ReportMetric(ms(percentile(m.d, 99)), m.name+"-p99-ms")
 			}
