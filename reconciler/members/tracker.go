@@ -224,10 +224,18 @@ func serviceInformer(client kubernetes.Interface, selector string, strip cache.T
 }
 
 func (t *Tracker) emit(e Event) {
+	// Timers (grace periods, departure rechecks, sync deadlines) may fire
+	// after the tracker stopped: nobody is listening then.
+	if t.stopped() {
+		return
+	}
 	if e.Kind == ClusterUnreachable && t.opts.UnreachableGrace > 0 {
 		// Wake the reconciler when the grace period ends, so the
 		// cluster's endpoints are withdrawn then, not at the next change.
 		time.AfterFunc(t.opts.UnreachableGrace, func() {
+			if t.stopped() {
+				return
+			}
 			withdrawn := Event{Kind: ClusterWithdrawn, Cluster: e.Cluster, Link: e.Link, Message: "unreachable for longer than the grace period"}
 			t.changes.note(withdrawn)
 			t.opts.OnEvent(withdrawn)
@@ -236,6 +244,9 @@ func (t *Tracker) emit(e Event) {
 	t.changes.note(e)
 	t.opts.OnEvent(e)
 }
+
+// stopped reports whether Run has returned or is returning.
+func (t *Tracker) stopped() bool { return t.ctx != nil && t.ctx.Err() != nil }
 
 // onLink handles Link events. A status-only update (same generation) must
 // not restart anything: fedgen's own status writes arrive here too. It is
