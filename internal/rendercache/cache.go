@@ -66,10 +66,9 @@ type Cache struct {
 	// first is, per namespace, the service whose file carries the
 	// Namespace document (Options.CreateNamespaces).
 	first map[string]Key
-	// outs are the entries' renderings and order their keys in
-	// generator.FileOrder (written or not); written counts those with a
-	// file. The last Folder reads them: kept, not copied, per change.
-	outs    map[Key]*generator.ServiceOutput
+	// order are the entries' keys in generator.FileOrder (written or
+	// not); written counts those with a file. The last Folder reads the
+	// entries and order: kept, not copied, per change.
 	order   []Key
 	written int
 }
@@ -99,7 +98,7 @@ type objectKey struct{ uid, rv string }
 
 // New returns an empty cache.
 func New() *Cache {
-	return &Cache{entries: map[Key]*entry{}, files: map[string][]byte{}, first: map[string]Key{}, outs: map[Key]*generator.ServiceOutput{}}
+	return &Cache{entries: map[Key]*entry{}, files: map[string][]byte{}, first: map[string]Key{}}
 }
 
 // Folder is the folder after one Render or Update, with every federated
@@ -119,9 +118,9 @@ type Folder struct {
 	// same as before or not); with Full, every service may have changed.
 	Changed []Key
 
-	services map[Key]*generator.ServiceOutput
-	order    []Key
-	written  int
+	entries map[Key]*entry
+	order   []Key
+	written int
 	// previous are the renderings of Changed before this call; a
 	// service new in this call has none.
 	previous map[Key]*generator.ServiceOutput
@@ -131,14 +130,16 @@ type Folder struct {
 // Service returns the rendering of the federated Service of members k,
 // with its members' outcomes; false when no member has that name.
 func (f *Folder) Service(k Key) (*generator.ServiceOutput, bool) {
-	o, ok := f.services[k]
-	return o, ok
+	if e, ok := f.entries[k]; ok {
+		return e.out, true
+	}
+	return nil, false
 }
 
 // Services calls fn for every federated Service, in no order.
 func (f *Folder) Services(fn func(Key, *generator.ServiceOutput)) {
-	for k, o := range f.services {
-		fn(k, o)
+	for k, e := range f.entries {
+		fn(k, e.out)
 	}
 }
 
@@ -150,7 +151,7 @@ func (f *Folder) Previous(k Key) (*generator.ServiceOutput, bool) {
 }
 
 // Len is the number of federated Services (written or not).
-func (f *Folder) Len() int { return len(f.services) }
+func (f *Folder) Len() int { return len(f.entries) }
 
 // Written is the number of federated Services written: len(Output().Services).
 func (f *Folder) Written() int { return f.written }
@@ -165,7 +166,7 @@ func (f *Folder) Output() *generator.Output {
 	outs := make([]*generator.ServiceOutput, len(f.order))
 	services := make([]generator.ServiceResult, 0, f.written)
 	for i, k := range f.order {
-		outs[i] = f.services[k]
+		outs[i] = f.entries[k].out
 		if s := outs[i].Service; s != nil {
 			services = append(services, *s)
 		}
@@ -184,7 +185,6 @@ func (c *Cache) setOptions(opts generator.Options) error {
 	}
 	c.opts, c.valid = opts, true
 	clear(c.entries)
-	clear(c.outs)
 	return nil
 }
 
@@ -219,7 +219,7 @@ func (c *Cache) Render(in generator.Input) (*Folder, Stats, error) {
 	previous := map[Key]*generator.ServiceOutput{}
 	for k := range c.entries {
 		if !live[k] {
-			previous[k] = c.outs[k]
+			previous[k] = c.entries[k].out
 			c.remove(k)
 			changed = append(changed, k)
 		}
@@ -227,10 +227,10 @@ func (c *Cache) Render(in generator.Input) (*Folder, Stats, error) {
 	for _, i := range todo {
 		g := &groups[i]
 		k := Key{Namespace: g.Namespace, Name: g.Name}
-		if o, ok := c.outs[k]; ok {
-			previous[k] = o
+		if e, ok := c.entries[k]; ok {
+			previous[k] = e.out
 		}
-		c.entries[k], c.outs[k] = newEntry(g, outs[i]), outs[i]
+		c.entries[k] = newEntry(g, outs[i])
 		changed = append(changed, k)
 	}
 	c.order = slices.SortedFunc(maps.Keys(c.entries), compareKeys)
@@ -294,7 +294,7 @@ func (c *Cache) Update(opts generator.Options, keys []Key, lookup Lookup) (*Fold
 			listed = true
 			touch(k)
 		}
-		previous[k] = c.outs[k]
+		previous[k] = c.entries[k].out
 		c.remove(k)
 		if i, ok := slices.BinarySearchFunc(c.order, k, compareKeys); ok {
 			c.order = slices.Delete(c.order, i, i+1)
@@ -304,8 +304,8 @@ func (c *Cache) Update(opts generator.Options, keys []Key, lookup Lookup) (*Fold
 		k := Key{Namespace: inputs[i].Namespace, Name: inputs[i].Name}
 		e := newEntry(&inputs[i], outs[i])
 		before, after := c.entries[k].file(), e.file()
-		if old, ok := c.outs[k]; ok {
-			previous[k] = old
+		if old, ok := c.entries[k]; ok {
+			previous[k] = old.out
 		} else {
 			c.order = insertKey(c.order, k)
 		}
@@ -344,7 +344,7 @@ func (c *Cache) setEntry(k Key, e *entry) {
 	if e.file() != "" {
 		c.written++
 	}
-	c.entries[k], c.outs[k] = e, e.out
+	c.entries[k] = e
 }
 
 // remove forgets k; its place in order is the caller's: Render sorts
@@ -354,7 +354,6 @@ func (c *Cache) remove(k Key) {
 		c.written--
 	}
 	delete(c.entries, k)
-	delete(c.outs, k)
 }
 
 // compareKeys is generator.FileOrder for keys.
@@ -392,7 +391,7 @@ func hasService(members []generator.ClusterMember) bool {
 
 // folder hands out the current state.
 func (c *Cache) folder(changed []Key, previous map[Key]*generator.ServiceOutput) *Folder {
-	return &Folder{Files: c.files, Changed: changed, services: c.outs, order: c.order, written: c.written, previous: previous}
+	return &Folder{Files: c.files, Changed: changed, entries: c.entries, order: c.order, written: c.written, previous: previous}
 }
 
 // assemble writes every file afresh from the entries.
