@@ -233,12 +233,7 @@ func (t *Tracker) emit(e Event) {
 		// Wake the reconciler when the grace period ends, so the
 		// cluster's endpoints are withdrawn then, not at the next change.
 		time.AfterFunc(t.opts.UnreachableGrace, func() {
-			if t.stopped() {
-				return
-			}
-			withdrawn := Event{Kind: ClusterWithdrawn, Cluster: e.Cluster, Link: e.Link, Message: "unreachable for longer than the grace period"}
-			t.changes.note(withdrawn)
-			t.opts.OnEvent(withdrawn)
+			t.emit(Event{Kind: ClusterWithdrawn, Cluster: e.Cluster, Link: e.Link, Message: "unreachable for longer than the grace period"})
 		})
 	}
 	t.changes.note(e)
