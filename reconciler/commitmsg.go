@@ -95,8 +95,13 @@ func commitMessage(ch gitrepo.Change, files map[string][]byte, outcomes outcomes
 	if len(lines) > 0 {
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "%s: %s\n", ClustersTrailer, strings.Join(clusters, ","))
+	b.WriteString(clustersTrailer(clusters))
 	return b.String()
+}
+
+// clustersTrailer is the trailer line every fedgen commit ends with.
+func clustersTrailer(clusters []string) string {
+	return ClustersTrailer + ": " + strings.Join(clusters, ",") + "\n"
 }
 
 func subject(added, updated, removed []string) string {

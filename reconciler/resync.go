@@ -163,6 +163,6 @@ func repairMessage(folder string, ch gitrepo.Change, clusters []string) string {
 	for _, p := range ch.Deleted {
 		fmt.Fprintf(&b, "removed %s (added outside fedgen)\n", p)
 	}
-	fmt.Fprintf(&b, "\n%s: %s\n", ClustersTrailer, strings.Join(clusters, ","))
+	b.WriteString("\n" + clustersTrailer(clusters))
 	return b.String()
 }
