@@ -85,6 +85,17 @@ func ChangeEndpoint(in *generator.Input, cluster, service, round int) {
 	m.Slices = []*discoveryv1.EndpointSlice{s}
 }
 
+// ChangeRound is the benchmarks' change number round: it picks a member
+// (clusters in turn, every 131st service, so consecutive rounds touch
+// different services and namespaces), gives it a new endpoint with
+// ChangeEndpoint, and returns which one it changed.
+func ChangeRound(in *generator.Input, round int) (cluster, service int) {
+	cluster = round % len(in.Clusters)
+	service = round * 131 % len(in.Clusters[cluster].Members)
+	ChangeEndpoint(in, cluster, service, round)
+	return cluster, service
+}
+
 // Lookup indexes in by federated Service, as the reconciler's watches
 // hold members: the function it returns reads one service's members from
 // every cluster of in as they are when it is called (in cluster order, the

@@ -26,8 +26,7 @@ func BenchmarkIncremental(b *testing.B) {
 			round := 0
 			for b.Loop() {
 				round++
-				cluster, svc := round%size.clusters, round*131%size.services
-				bench.ChangeEndpoint(&in, cluster, svc, round)
+				cluster, svc := bench.ChangeRound(&in, round)
 				s := in.Clusters[cluster].Members[svc].Service
 				_, st, err := c.Update(in.Options, []rendercache.Key{{Namespace: s.Namespace, Name: s.Name}}, lookup)
 				if err != nil {

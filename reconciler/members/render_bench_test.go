@@ -46,8 +46,7 @@ func BenchmarkRenderChange(b *testing.B) {
 			round := 0
 			for b.Loop() {
 				round++
-				cluster, svc := round%size.clusters, round*131%size.services
-				bench.ChangeEndpoint(&in, cluster, svc, round)
+				cluster, svc := bench.ChangeRound(&in, round)
 				s := in.Clusters[cluster].Members[svc].Slices[0]
 				if err := slicesIn(cluster, s); err != nil {
 					b.Fatal(err)
