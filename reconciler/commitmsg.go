@@ -26,15 +26,31 @@ type outcomesOf func(path string) []generator.MemberResult
 // one lookup, whatever the size of the federation.
 func folderOutcomes(f *rendercache.Folder) outcomesOf {
 	return func(p string) []generator.MemberResult {
-		ns, base, ok := strings.Cut(strings.TrimSuffix(p, ".yaml"), "/")
+		k, ok := fileKey(p)
 		if !ok {
 			return nil
 		}
-		if o, ok := f.Service(rendercache.Key{Namespace: ns, Name: strings.TrimSuffix(base, "-federated")}); ok {
+		if o, ok := f.Service(k); ok {
 			return o.Members
 		}
 		return nil
 	}
+}
+
+// fileKey names the federated Service whose file is path
+// ("namespace/<svc>-federated.yaml") by its members' namespace and name.
+func fileKey(path string) (rendercache.Key, bool) {
+	ns, base, ok := strings.Cut(strings.TrimSuffix(path, ".yaml"), "/")
+	if !ok {
+		return rendercache.Key{}, false
+	}
+	return federatedKey(ns, base), true
+}
+
+// federatedKey names the federated Service namespace/name
+// ("<svc>-federated") by its members' namespace and name.
+func federatedKey(namespace, name string) rendercache.Key {
+	return rendercache.Key{Namespace: namespace, Name: strings.TrimSuffix(name, "-federated")}
 }
 
 // outputOutcomes reads a file's outcomes from a whole render's list: a

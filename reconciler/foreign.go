@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/fedgen/fedgen/generator"
+	"github.com/fedgen/fedgen/internal/rendercache"
 	"github.com/fedgen/fedgen/reconciler/members"
 )
 
@@ -34,13 +34,13 @@ func describeWriters(in map[string][]members.Writer) foreignWriters {
 // on the Links of the federated Service's members when a writer appears
 // (or the set of writers changes), a Normal Event ForeignWriterGone when
 // the last one left, and the metric. The same state reports nothing again.
-func (r *Reconciler) observeForeign(seen map[string][]members.Writer, results []generator.MemberResult,
+func (r *Reconciler) observeForeign(seen map[string][]members.Writer, f *rendercache.Folder,
 	states map[string]members.ClusterState) foreignWriters {
 	now := describeWriters(seen)
 	if maps.EqualFunc(now, r.foreign, slices.Equal[[]string]) {
 		return now
 	}
-	links := linksByService(results, states)
+	links := func(key string) []string { return serviceLinks(f, key, states) }
 	for _, key := range slices.Sorted(maps.Keys(now)) {
 		ws := now[key]
 		if slices.Equal(ws, r.foreign[key]) {
@@ -49,7 +49,7 @@ func (r *Reconciler) observeForeign(seen map[string][]members.Writer, results []
 		msg := fmt.Sprintf("Service %s is also written by field manager %s, not only by Flux: the two overwrite each other",
 			key, strings.Join(ws, ", "))
 		r.opts.Log.Warn("another writer of a federated Service", "service", key, "writers", strings.Join(ws, ", "))
-		for _, link := range links[key] {
+		for _, link := range links(key) {
 			r.linkEvent(link, corev1.EventTypeWarning, "ForeignWriter", msg)
 		}
 	}
@@ -58,7 +58,7 @@ func (r *Reconciler) observeForeign(seen map[string][]members.Writer, results []
 			continue
 		}
 		r.opts.Log.Info("federated Service written by Flux alone again", "service", key)
-		for _, link := range links[key] {
+		for _, link := range links(key) {
 			r.linkEvent(link, corev1.EventTypeNormal, "ForeignWriterGone",
 				fmt.Sprintf("Service %s is written by Flux alone again", key))
 		}
@@ -68,20 +68,22 @@ func (r *Reconciler) observeForeign(seen map[string][]members.Writer, results []
 	return now
 }
 
-// linksByService returns, by federated Service ("namespace/name"), the
-// Links of its joined remote members, sorted.
-func linksByService(results []generator.MemberResult, states map[string]members.ClusterState) map[string][]string {
-	out := map[string][]string{}
-	for _, m := range results {
+// serviceLinks returns the Links of the joined remote members of the
+// federated Service key ("namespace/name"), sorted: one service's
+// members, read from the render, whatever the size of the federation.
+func serviceLinks(f *rendercache.Folder, key string, states map[string]members.ClusterState) []string {
+	ns, name, _ := strings.Cut(key, "/")
+	o, ok := f.Service(federatedKey(ns, name))
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, m := range o.Members {
 		link := states[m.Cluster].Link
-		if !m.Joined || link == "" {
-			continue
-		}
-		key := m.Namespace + "/" + m.FederatedName
-		if !slices.Contains(out[key], link) {
-			out[key] = append(out[key], link)
-			slices.Sort(out[key])
+		if m.Joined && link != "" && m.FederatedName == name && !slices.Contains(out, link) {
+			out = append(out, link)
 		}
 	}
+	slices.Sort(out)
 	return out
 }

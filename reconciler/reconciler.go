@@ -39,17 +39,20 @@ type Reconciler struct {
 	source   atomic.Pointer[flux.GitRepositoryState] // set by watchSource, read by the loop
 
 	// Loop state, owned by the loop goroutine.
-	lastOut      *rendercache.Folder // the last render; Output() for the whole list
-	lastSnap     members.Snapshot
-	pushed       *publication
-	pushErr      error
-	kustom       *flux.KustomizationState
-	folders      *folderCache      // folder content by commit hash, the last few
-	published    bool              // a render was published at least once
-	fetchPending bool              // asking Flux to fetch failed; retry
-	rv           reviewState       // review mode (review.go)
-	foreign      foreignWriters    // as last reported (foreign.go)
-	quotaEvents  map[string]string // by Link: what the last QuotaExceeded Event said
+	lastOut *rendercache.Folder // the last render; Output() for the whole list
+	// statusEntries are the Link status entries as last decided, per
+	// member (statusentries.go).
+	statusEntries statusEntries
+	lastSnap      members.Snapshot
+	pushed        *publication
+	pushErr       error
+	kustom        *flux.KustomizationState
+	folders       *folderCache      // folder content by commit hash, the last few
+	published     bool              // a render was published at least once
+	fetchPending  bool              // asking Flux to fetch failed; retry
+	rv            reviewState       // review mode (review.go)
+	foreign       foreignWriters    // as last reported (foreign.go)
+	quotaEvents   map[string]string // by Link: what the last QuotaExceeded Event said
 
 	// renderCache holds the renderings of unchanged federated Services
 	// (loop state too), as of the clusters renderedFrom and every change

@@ -81,8 +81,13 @@ func (r *Reconciler) render(in generator.Input, snap members.Snapshot) (*renderc
 		f, st, err = r.renderCache.Render(in)
 	}
 	if err != nil {
+		if !errors.Is(err, errNotReady) {
+			// The cache may have moved without handing out its folder.
+			r.statusEntries.renderFailed()
+		}
 		return nil, err // errNotReady as it is: the loop compares it
 	}
+	r.statusEntries.sawRender(f)
 	r.changes, r.renderedFrom, r.rendered = members.Changes{}, renderedFrom(snap.Rendered()), true
 	// Logged for the end-to-end benchmark's stage breakdown, too.
 	r.opts.Log.Debug("rendered", "services", st.Services, "renderedServices", st.Rendered, "full", !snap.Partial, "duration", time.Since(start).String())

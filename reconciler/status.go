@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -77,7 +78,10 @@ func newStatusWriter(cfg *rest.Config) (*statusWriter, error) {
 
 // updateStatus moves every served Link's status toward what fedgen knows
 // now: the last render, what was pushed, what Flux applied, which
-// federated Services exist locally, and which clusters are reachable.
+// federated Services exist locally, and which clusters are reachable. In
+// direct mode it decides again only the members whose facts changed
+// (statusEntries) and writes only the Links whose entries changed; review
+// mode decides every member (reviewStatus).
 func (r *Reconciler) updateStatus(ctx context.Context) {
 	if r.lastOut == nil {
 		return // nothing rendered yet: nothing true to say
@@ -94,48 +98,68 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 	r.status.forgetChanged()
 	// Without the members: the status reads the last render's outcomes.
 	snap := r.tracker.State(now)
-	// The whole list of outcomes (made once per render): status is not
-	// per changed member yet.
-	out := r.lastOut.Output()
-	foreign := r.observeForeign(snap.ForeignWriters, out.Members, snap.States)
 	state := &linkstatus.State{
-		Rendered:       out.Files,
+		Rendered:       r.lastOut.Files,
 		PushErr:        r.pushErr,
 		Flux:           r.fluxState(ctx),
 		LocalServices:  sets.KeySet(snap.LocalFederated),
-		ForeignWriters: foreign,
+		ForeignWriters: r.observeForeign(snap.ForeignWriters, r.lastOut, snap.States),
 	}
 	if r.pushed != nil {
 		state.Pushed = &linkstatus.Revision{Commit: r.pushed.commit, Files: r.pushed.files}
 	}
 	r.fillSource(state)
 	r.fillReview(state)
-	entries := r.statusMembers()
+	facts := statusFacts{state: state, clusters: map[string]clusterFacts{}}
 	for name, st := range snap.States {
 		if st.Link == "" {
 			continue // the local cluster has no Link to report on
 		}
-		cluster := linkstatus.Cluster{Name: name}
-		results := entries
+		c := clusterFacts{link: st.Link, cluster: linkstatus.Cluster{Name: name}}
 		if !st.UnreachableSince.IsZero() || st.Withdrawn {
 			since := st.UnreachableSince
 			if since.IsZero() {
 				since = now
 			}
-			cluster.Unreachable = &linkstatus.Unreachable{
+			c.cluster.Unreachable = &linkstatus.Unreachable{
 				Since: since, KeepUntil: since.Add(r.opts.UnreachableGrace),
 				Withdrawn: st.Withdrawn, Message: st.Message,
 			}
 			if st.Withdrawn {
-				results = withdrawnMembers(name, st.Members)
+				c.withdrawn = slices.Clone(st.Members)
 			}
 		}
-		r.writeStatus(ctx, st.Link, linkstatus.Desired(cluster, results, state), now)
+		facts.clusters[name] = c
+	}
+	if r.reviewing() {
+		r.reviewStatus(ctx, facts, now)
+	} else {
+		changed := r.statusEntries.update(r.lastOut, facts)
+		for name, c := range facts.clusters {
+			if _, written := r.status.written[c.link]; written && !changed[name] {
+				continue // nothing to say that was not said
+			}
+			r.writeStatus(ctx, c.link, r.statusEntries.list(name), now)
+		}
 	}
 	// A refused Link's members are withdrawn: its fedgen entries go too
 	// (the Event and the log say why).
 	for link := range snap.Refused {
 		r.writeStatus(ctx, link, nil, now)
+	}
+}
+
+// reviewStatus decides every member's entry from scratch: review mode
+// renders the whole input anyway, and its status reads the approved
+// render and the members whose leave awaits review besides the render.
+func (r *Reconciler) reviewStatus(ctx context.Context, facts statusFacts, now time.Time) {
+	members := r.statusMembers()
+	for name, c := range facts.clusters {
+		results := members
+		if c.isWithdrawn() {
+			results = withdrawnMembers(name, c.withdrawn)
+		}
+		r.writeStatus(ctx, c.link, linkstatus.Desired(c.cluster, results, facts.state), now)
 	}
 }
 

@@ -36,21 +36,32 @@ func Desired(cluster Cluster, members []generator.MemberResult, s *State) []v1al
 		if m.Cluster != cluster.Name {
 			continue
 		}
-		conds := []v1alpha3.LinkCondition{mirrored(cluster, m, s)}
-		if c := conflict(m, s); c != nil {
-			conds = append(conds, *c)
-		}
-		out = append(out, v1alpha3.ServiceStatus{
-			ControllerName: ControllerName,
-			// Group is left out: the CRD defaults it to "core", the
-			// group Linkerd itself reads back.
-			RemoteRef:  v1alpha3.ObjectReference{Kind: "Service", Name: m.Name, Namespace: m.Namespace},
-			Conditions: conds,
-		})
+		out = append(out, Entry(cluster, m, s))
 	}
 	sortEntries(out)
 	return out
 }
+
+// Entry returns fedgen's entry for one member m of cluster, as Desired
+// does: what a caller that keeps entries per member decides again for the
+// members whose facts changed. s must not be nil.
+func Entry(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.ServiceStatus {
+	conds := []v1alpha3.LinkCondition{mirrored(cluster, m, s)}
+	if c := conflict(m, s); c != nil {
+		conds = append(conds, *c)
+	}
+	return v1alpha3.ServiceStatus{
+		ControllerName: ControllerName,
+		// Group is left out: the CRD defaults it to "core", the group
+		// Linkerd itself reads back.
+		RemoteRef:  v1alpha3.ObjectReference{Kind: "Service", Name: m.Name, Namespace: m.Namespace},
+		Conditions: conds,
+	}
+}
+
+// SortEntries orders entries as Desired returns them: by remote namespace
+// and name.
+func SortEntries(entries []v1alpha3.ServiceStatus) { sortEntries(entries) }
 
 // mirrored decides the Mirrored condition, by the first rule that holds.
 func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.LinkCondition {
@@ -94,13 +105,21 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		// anything else is a bug worth seeing in the status.
 		return notYet(ReasonError, fmt.Sprintf("joined, but its file %q is not in the render", m.File))
 	}
-	wantView := memberView(want, m)
+	// The member's view of want is cut only when a file differs from it:
+	// most members' revisions hold the very bytes rendered.
+	var wantView []byte
+	viewOfWant := func() []byte {
+		if wantView == nil {
+			wantView = s.views.of(want, m)
+		}
+		return wantView
+	}
 	holds := func(r *Revision) bool {
 		if r == nil {
 			return false
 		}
 		got, ok := r.Files[m.File]
-		return ok && (bytes.Equal(got, want) || bytes.Equal(memberView(got, m), wantView))
+		return ok && (bytes.Equal(got, want) || bytes.Equal(s.views.of(got, m), viewOfWant()))
 	}
 	// awaits says what of the member waits on the review branch, if
 	// anything does while it is served.
@@ -111,7 +130,7 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		if leave != "" {
 			why = " (" + leave + ")"
 		}
-	case approved && !bytes.Equal(memberView(s.Rendered[m.File], m), wantView):
+	case approved && !bytes.Equal(s.Rendered[m.File], want) && !bytes.Equal(s.views.of(s.Rendered[m.File], m), viewOfWant()):
 		pending = "a change of " + m.FederatedName
 	}
 	if pending != "" {

@@ -68,6 +68,10 @@ func (f Flux) serving() bool {
 	return f.Current && !f.Failed && (f.Ready || f.Progressing)
 }
 
+// Serving reports whether what Flux applied is in force (see serving):
+// when it changes, every applied member's status moves.
+func (f Flux) Serving() bool { return f.serving() }
+
 // State is everything the status of a Link's members is decided from,
 // besides the members themselves. The same State serves every Link.
 type State struct {
@@ -115,6 +119,8 @@ type State struct {
 	// Services other than Flux (field managers, e.g. `"controller"
 	// (Update)`), sorted; their members get Conflict=True/ForeignWriter.
 	ForeignWriters map[string][]string
+
+	views views // the files, cut once for all the members that read them
 }
 
 // MemberKey is the key of a member in State.Leaving.
