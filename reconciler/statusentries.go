@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"bytes"
+	"cmp"
 	"maps"
 	"reflect"
 	"slices"
@@ -155,13 +156,17 @@ func (e *statusEntries) update(f *rendercache.Folder, now statusFacts) map[strin
 	return changed
 }
 
-// list returns the entries of cluster, sorted as Desired sorts them.
+// list returns the entries of cluster, sorted as Desired sorts them: by
+// namespace and name, which are unique within a cluster, so no stable
+// sort is needed (it cost most of a pass at 5,000 entries).
 func (e *statusEntries) list(cluster string) []mcv1alpha3.ServiceStatus {
 	out := make([]mcv1alpha3.ServiceStatus, 0, len(e.byCluster[cluster]))
 	for _, s := range e.byCluster[cluster] {
 		out = append(out, s)
 	}
-	linkstatus.SortEntries(out)
+	slices.SortFunc(out, func(a, b mcv1alpha3.ServiceStatus) int {
+		return cmp.Or(cmp.Compare(a.RemoteRef.Namespace, b.RemoteRef.Namespace), cmp.Compare(a.RemoteRef.Name, b.RemoteRef.Name))
+	})
 	return out
 }
 
@@ -304,15 +309,21 @@ func (e *statusEntries) drop(cluster string, k rendercache.Key, changed map[stri
 
 // settled reports whether an entry depends on nothing but the member's
 // render, its file in the revisions and its cluster: Mirrored (a new
-// revision changes it only through the member's file), or refused by the
-// render (InvalidService, MissingNamespace, …). Anything else names
-// commits or failures that move on their own.
+// revision changes it only through the member's file), refused by the
+// render (InvalidService, MissingNamespace, …), or ClusterUnreachable
+// (decided from the cluster before any revision is read). Anything else
+// names commits or failures that move on their own.
 func settled(m generator.MemberResult, entry mcv1alpha3.ServiceStatus) bool {
 	for _, c := range entry.Conditions {
 		if c.Type != linkstatus.ConditionMirrored {
 			continue
 		}
-		return c.Reason == linkstatus.ReasonMirrored || !m.Joined && c.Reason == m.Reason
+		switch {
+		case c.Reason == linkstatus.ReasonMirrored, c.Reason == linkstatus.ReasonClusterUnreachable:
+			return true
+		default:
+			return !m.Joined && c.Reason == m.Reason
+		}
 	}
 	return false
 }

@@ -162,6 +162,11 @@ func TestStatusEntriesFollowWhatChanged(t *testing.T) {
 		}, true},
 		{"and stops", func() { next(func(s *linkstatus.State) { s.ForeignWriters = nil }) }, true},
 		{"a cluster is unreachable", func() { facts.clusters = clusters("north", false) }, false},
+		{"a commit is pushed meanwhile", func() {
+			change(2, 5, 7)
+			change(1, 5, 7)
+			next(func(s *linkstatus.State) { s.Pushed = rev("c2") })
+		}, true},
 		{"it answers again", func() { facts.clusters = clusters("", false) }, false},
 		{"a cluster is withdrawn (a full render without it)", func() {
 			withdrawnOut = in.Clusters

@@ -59,10 +59,6 @@ func Entry(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Service
 	}
 }
 
-// SortEntries orders entries as Desired returns them: by remote namespace
-// and name.
-func SortEntries(entries []v1alpha3.ServiceStatus) { sortEntries(entries) }
-
 // mirrored decides the Mirrored condition, by the first rule that holds.
 func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.LinkCondition {
 	cond := func(status metav1.ConditionStatus, reason, message string) v1alpha3.LinkCondition {

@@ -22,8 +22,9 @@ import (
 // (rendercache.Update), then read what the commit message and the render
 // metrics read of the folder: the changed services' renderings before and
 // after, and their files. Total is those three stages. Apart, "list" is
-// the folder's Output, the whole sorted list of member outcomes, which the
-// Link status still reads once per render (a pass over every member). The
+// the folder's Output, the whole sorted list of member outcomes (a pass
+// over every member), which only review mode reads now: the Link status
+// reads the changed services (BenchmarkStatusChange in reconciler). The
 // caches are filled with bench.SyntheticInput's objects, as the informers
 // would hold them (no API server: the watches' own bookkeeping is what is
 // measured). It reports each stage's p50 and p99.
