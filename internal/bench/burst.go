@@ -125,7 +125,7 @@ func Burst(ctx context.Context, fleet *localcluster.Fleet, cfg BurstConfig) (*Ta
 	t.AddRow("p50 / max", "", "", "", ms(p50)+" / "+ms(p99), "", "")
 	t.Goal(p50 < 2*time.Second, "all %d applied in west under 2 s: p50 %s", cfg.Services, ms(p50))
 	t.Note("Times from the first label patch (%d patches sent by 10 goroutines) until west's federated EndpointSlices hold every member's two addresses (watched by label; Flux applies the Services before the slices); fedgen runs with --debounce %s and its own default request rate (`fedgen run`'s defaults), and each burst starts after a quiet window, so its first changes are published at once and the rest at the window's end; Flux is asked to fetch at once after each push. Each run then checks that west has all the federated Services.", cfg.Services, cfg.Debounce)
-	t.Note("The same burst took Linkerd's service mirror 18 s on this kind of machine: it writes each Service and slice through a client limited to 5 requests/s, where fedgen batches the burst into one or two commits that Flux applies at once.")
+	t.Note("The same burst took Linkerd's service mirror 18 s on this kind of machine: it writes each Service and slice through a client limited to 5 requests/s, where fedgen batches the burst into one or two commits that Flux applies at once. Most of the burst's time is Flux's server-side apply of 100 objects: a read and a dry-run of each (`--concurrent-ssa` at a time, 4 by default), then the applies one after another; see docs/scaling.md (Latency).")
 	return t, nil
 }
 
