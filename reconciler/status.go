@@ -19,6 +19,7 @@ import (
 	"github.com/fedgen/fedgen/generator"
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
 	"github.com/fedgen/fedgen/reconciler/linkstatus"
+	"github.com/fedgen/fedgen/reconciler/members"
 )
 
 // statusResync is how often the status of every Link is written again even
@@ -116,15 +117,7 @@ func (r *Reconciler) updateStatus(ctx context.Context) {
 			continue // the local cluster has no Link to report on
 		}
 		c := clusterFacts{link: st.Link, cluster: linkstatus.Cluster{Name: name}}
-		if !st.UnreachableSince.IsZero() || st.Withdrawn {
-			since := st.UnreachableSince
-			if since.IsZero() {
-				since = now
-			}
-			c.cluster.Unreachable = &linkstatus.Unreachable{
-				Since: since, KeepUntil: since.Add(r.opts.UnreachableGrace),
-				Withdrawn: st.Withdrawn, Message: st.Message,
-			}
+		if c.cluster.Unreachable = unreachable(st, r.opts.UnreachableGrace); c.cluster.Unreachable != nil {
 			if st.Withdrawn {
 				c.withdrawn = slices.Clone(st.Members)
 			}
@@ -224,4 +217,19 @@ func (r *Reconciler) revision(ctx context.Context, hash string) *linkstatus.Revi
 	}
 	r.folders.put(hash, files)
 	return &linkstatus.Revision{Commit: hash, Files: files}
+}
+
+// unreachable describes a cluster fedgen cannot serve from, or nil when it
+// can. A cluster withdrawn without a known start (its watches never
+// synced) gets no time at all: "since now" would change the message, and
+// so the Link, at every pass.
+func unreachable(st members.ClusterState, grace time.Duration) *linkstatus.Unreachable {
+	if st.UnreachableSince.IsZero() && !st.Withdrawn {
+		return nil
+	}
+	u := &linkstatus.Unreachable{Since: st.UnreachableSince, Withdrawn: st.Withdrawn, Message: st.Message}
+	if !u.Since.IsZero() {
+		u.KeepUntil = u.Since.Add(grace)
+	}
+	return u
 }
