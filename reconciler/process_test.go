@@ -2,6 +2,9 @@ package reconciler_test
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,10 +121,22 @@ func TestKilledMidPushThenRestarted(t *testing.T) {
 	landed := strings.Contains(e.gitShow(file), "10.23.1.44")
 	t.Logf("push landed before the kill: %v", landed)
 
-	e.fedgenProcess(bin, "restarted")
+	// The restarted process also serves its profiles (--pprof-addr), as
+	// an operator would turn them on to look into a running fedgen.
+	pprofAddr := freeLoopbackAddr(t)
+	e.fedgenProcess(bin, "restarted", "--pprof-addr", pprofAddr)
 	e.waitEndpoints("bb", "east", 60*time.Second, "10.23.1.43", "10.23.1.44")
 	e.waitReason("east", "bb", "Mirrored", 30*time.Second)
 	e.gitFsck()
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatalf("fedgen's --pprof-addr: %v", err)
+	}
+	heap, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(heap), "heap profile") {
+		t.Errorf("GET /debug/pprof/heap = %s, want a heap profile; it ends %q", resp.Status, tail(string(heap), 3))
+	}
 	if got := len(e.commits()) - before; got != 1 {
 		t.Fatalf("the change made %d commits across the kill and restart, want 1:\n%s", got, strings.Join(e.commits(), "\n----\n"))
 	}
@@ -133,4 +148,16 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// freeLoopbackAddr returns a loopback address with a port nothing listens
+// on now, for a process the test starts.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

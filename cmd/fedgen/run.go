@@ -36,6 +36,7 @@ type runOptions struct {
 	fluxSource      string
 	metricsAddr     string
 	healthAddr      string
+	pprofAddr       string
 	leaderElect     bool
 	leaderNamespace string
 	leaderID        string
@@ -68,6 +69,7 @@ func newRunCommand() *cobra.Command {
 	f.StringVar(&o.fluxSource, "flux-source", "", "namespace/name of the Flux GitRepository to ask for an immediate fetch after a push")
 	f.StringVar(&o.metricsAddr, "metrics-addr", ":8080", "address of the Prometheus metrics endpoint (empty: off)")
 	f.StringVar(&o.healthAddr, "health-addr", ":8081", "address of /healthz and /readyz (empty: off)")
+	f.StringVar(&o.pprofAddr, "pprof-addr", "", "address of Go's profiles under /debug/pprof/, e.g. 127.0.0.1:6060 (empty: off; keep it on loopback and reach it with kubectl port-forward)")
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader through a Lease, so only one replica writes")
 	f.StringVar(&o.leaderNamespace, "leader-election-namespace", "", "namespace of the Lease (default: --link-namespace)")
 	f.StringVar(&o.leaderID, "leader-election-id", "fedgen", "name of the Lease")
@@ -136,6 +138,7 @@ func (o *runOptions) run(ctx context.Context) error {
 		ready = standbyReady(fence, rec.Ready)
 	}
 	serve(ctx, log, o.healthAddr, healthHandler(ready))
+	serve(ctx, log, o.pprofAddr, pprofHandler())
 	if !o.leaderElect {
 		return rec.Run(ctx)
 	}

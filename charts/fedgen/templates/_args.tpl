@@ -19,6 +19,8 @@ How a value becomes a flag (fedgen.flag):
 {{- if $v.git.secretName }}{{ $gitSecret = printf "%s/%s" .Release.Namespace $v.git.secretName }}{{ end -}}
 {{- $prSecret := "" -}}
 {{- if $v.review.pullRequest.secretName }}{{ $prSecret = printf "%s/%s" .Release.Namespace $v.review.pullRequest.secretName }}{{ end -}}
+{{- $pprofAddr := "" -}}
+{{- if $v.pprof.port }}{{ $pprofAddr = printf "127.0.0.1:%v" $v.pprof.port }}{{ end -}}
 {{- $gitCache := "" -}}
 {{- if $v.git.cache.enabled }}{{ $gitCache = "/var/cache/fedgen" }}{{ end -}}
 {{- $flags := list
@@ -65,6 +67,7 @@ How a value becomes a flag (fedgen.flag):
   (list "log-level" $v.logLevel)
   (list "kube-api-qps" $v.kubeAPI.qps)
   (list "kube-api-burst" $v.kubeAPI.burst)
+  (list "pprof-addr" $pprofAddr)
 -}}
 - run
 - {{ printf "--metrics-addr=:%v" $v.metrics.port | quote }}
