@@ -3,12 +3,14 @@ package reconciler_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fedgen/fedgen/internal/rig/proc"
 )
 
 // A leader paused with a batch in hand (a frozen node, a long GC) wakes up
@@ -123,7 +125,11 @@ func TestKilledMidPushThenRestarted(t *testing.T) {
 
 	// The restarted process also serves its profiles (--pprof-addr), as
 	// an operator would turn them on to look into a running fedgen.
-	pprofAddr := freeLoopbackAddr(t)
+	ports, err := proc.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	e.fedgenProcess(bin, "restarted", "--pprof-addr", pprofAddr)
 	e.waitEndpoints("bb", "east", 60*time.Second, "10.23.1.43", "10.23.1.44")
 	e.waitReason("east", "bb", "Mirrored", 30*time.Second)
@@ -148,16 +154,4 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// freeLoopbackAddr returns a loopback address with a port nothing listens
-// on now, for a process the test starts.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
