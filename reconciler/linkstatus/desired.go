@@ -133,7 +133,7 @@ func mirrored(cluster Cluster, m generator.MemberResult, s *State) v1alpha3.Link
 		awaits = pending + " awaits review" + why + onReviewBranch(s)
 	}
 	f := s.Flux
-	applied := holds(f.Applied) && f.serving()
+	applied := holds(f.Applied) && f.Serving()
 	local := s.LocalServices.Has(ServiceKey(m.Namespace, m.FederatedName))
 
 	switch {

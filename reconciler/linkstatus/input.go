@@ -61,16 +61,13 @@ func FluxFromKustomization(k *flux.KustomizationState, applied, attempted *Revis
 	}
 }
 
-// serving reports whether what Flux applied is in force: the current spec
+// Serving reports whether what Flux applied is in force: the current spec
 // was reconciled and nothing failed since — the last reconciliation
-// succeeded, or a new one is running.
-func (f Flux) serving() bool {
+// succeeded, or a new one is running. When it changes, every applied
+// member's status moves.
+func (f Flux) Serving() bool {
 	return f.Current && !f.Failed && (f.Ready || f.Progressing)
 }
-
-// Serving reports whether what Flux applied is in force (see serving):
-// when it changes, every applied member's status moves.
-func (f Flux) Serving() bool { return f.serving() }
 
 // State is everything the status of a Link's members is decided from,
 // besides the members themselves. The same State serves every Link.
