@@ -40,11 +40,17 @@ func folderOutcomes(f *rendercache.Folder) outcomesOf {
 // fileKey names the federated Service whose file is path
 // ("namespace/<svc>-federated.yaml") by its members' namespace and name.
 func fileKey(path string) (rendercache.Key, bool) {
-	ns, base, ok := strings.Cut(strings.TrimSuffix(path, ".yaml"), "/")
+	return serviceKey(strings.TrimSuffix(path, ".yaml"))
+}
+
+// serviceKey names the federated Service key ("namespace/<svc>-federated",
+// linkstatus.ServiceKey) by its members' namespace and name.
+func serviceKey(key string) (rendercache.Key, bool) {
+	ns, name, ok := strings.Cut(key, "/")
 	if !ok {
 		return rendercache.Key{}, false
 	}
-	return federatedKey(ns, base), true
+	return federatedKey(ns, name), true
 }
 
 // federatedKey names the federated Service namespace/name

@@ -6,7 +6,8 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
+
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/fedgen/fedgen/generator"
 	mcv1alpha3 "github.com/fedgen/fedgen/internal/apis/multicluster/v1alpha3"
@@ -121,14 +122,10 @@ func (e *statusEntries) update(f *rendercache.Folder, now statusFacts) map[strin
 			filesDiffer(filesOf(pair[0]), filesOf(pair[1]), services)
 		}
 	}
-	for k := range prev.state.LocalServices.SymmetricDifference(now.state.LocalServices) {
-		if ns, fed, ok := strings.Cut(k, "/"); ok {
-			services[federatedKey(ns, fed)] = true
-		}
-	}
-	for k := range foreignChanged(prev.state.ForeignWriters, now.state.ForeignWriters) {
-		if ns, fed, ok := strings.Cut(k, "/"); ok {
-			services[federatedKey(ns, fed)] = true
+	moved := prev.state.LocalServices.SymmetricDifference(now.state.LocalServices)
+	for key := range moved.Union(foreignChanged(prev.state.ForeignWriters, now.state.ForeignWriters)) {
+		if k, ok := serviceKey(key); ok {
+			services[k] = true
 		}
 	}
 	for k := range services {
@@ -367,16 +364,16 @@ func filesDiffer(a, b map[string][]byte, services map[rendercache.Key]bool) {
 
 // foreignChanged returns the federated Services ("namespace/name") whose
 // other writers differ between a and b.
-func foreignChanged(a, b map[string][]string) map[string]bool {
-	out := map[string]bool{}
+func foreignChanged(a, b map[string][]string) sets.Set[string] {
+	out := sets.New[string]()
 	for k, ws := range a {
 		if !slices.Equal(ws, b[k]) {
-			out[k] = true
+			out.Insert(k)
 		}
 	}
 	for k := range b {
 		if _, ok := a[k]; !ok {
-			out[k] = true
+			out.Insert(k)
 		}
 	}
 	return out
