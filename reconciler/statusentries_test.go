@@ -66,6 +66,13 @@ func TestStatusEntriesFollowWhatChanged(t *testing.T) {
 		}
 		e.sawRender(f) // as the loop does at every render
 	}
+	renderAll := func() {
+		t.Helper()
+		if f, _, err = c.Render(in); err != nil {
+			t.Fatal(err)
+		}
+		e.sawRender(f)
+	}
 	change := func(ci, si, v int) {
 		t.Helper()
 		s := in.Clusters[ci].Members[si].Service
@@ -171,19 +178,13 @@ func TestStatusEntriesFollowWhatChanged(t *testing.T) {
 		{"a cluster is withdrawn (a full render without it)", func() {
 			withdrawnOut = in.Clusters
 			in.Clusters = slices.Concat(in.Clusters[:3], in.Clusters[4:])
-			if f, _, err = c.Render(in); err != nil {
-				t.Fatal(err)
-			}
-			e.sawRender(f)
+			renderAll()
 			next(func(*linkstatus.State) {})
 			facts.clusters = clusters("south", true)
 		}, false},
 		{"it is back", func() {
 			in.Clusters = withdrawnOut
-			if f, _, err = c.Render(in); err != nil {
-				t.Fatal(err)
-			}
-			e.sawRender(f)
+			renderAll()
 			next(func(*linkstatus.State) {})
 			facts.clusters = clusters("", false)
 		}, false},
